@@ -4,14 +4,16 @@ Models load from a local folder or from the local Hugging Face cache, never from
 (``local_files_only=True``); a model that is in neither raises a ``ValueError`` that says how to
 fetch it on a machine with internet.
 
-- Language models (``AutoModelForCausalLM`` + ``AutoTokenizer``): every hidden state the model
-  returns, the embedding output included (layer 0, as the Platonic Representation Hypothesis
-  release does), averaged over the non-padding tokens of each caption. The tokenizer's BOS token
-  is prepended when it has one and did not add it, so that the first caption token is predicted
-  too; the BOS position counts as a token in the average. Without a BOS token the first token
-  is not predicted and its bytes still count, which lowers bits-per-byte slightly.
-- Bits-per-byte of a caption: the summed negative log-likelihood of its predicted tokens, in
-  bits, over its UTF-8 byte count (see :func:`bits_per_byte` for the two summaries).
+- Language models (``AutoModelForCausalLM`` + ``AutoTokenizer``): every hidden state, the
+  embedding output included (layer 0, as the Platonic Representation Hypothesis release does),
+  averaged over each caption's non-padding tokens. A BOS token is prepended when the tokenizer
+  has one and did not add it, so the first caption token is predicted too (and counts in the
+  average); without one the first token is not predicted but its bytes count.
+- Bits-per-byte of a caption: summed negative log-likelihood of its predicted tokens, in bits,
+  over its UTF-8 bytes (:func:`bits_per_byte`). Only a model that can score text is scored
+  (:func:`can_score_text`: a causal decoder whose checkpoint holds the language-model head);
+  any other (BERT, a sentence-transformers checkpoint) loads as ``AutoModel`` for features
+  only, and asking it for bits raises a ``ValueError``.
 - Vision models (``AutoModel`` + ``AutoImageProcessor``; ``CLIPVisionModel`` for CLIP; ViT-MAE
   with its random masking off): the [cls] token (position 0) of every block's output, the
   embedding output excluded (as the release's ``blocks.{i}`` hooks do).
@@ -34,7 +36,18 @@ from alignlab._device import resolve_device
 
 Progress = Callable[[int], None]  # called with the number of items just finished
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
-SMALL_FILE = 10 * 2**20  # files up to this size are hashed by content; larger by size and mtime
+_DIGESTS: dict[tuple, str] = {}  # a file's stat -> sha256 of its bytes, for this process
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, streamed; remembered for this process while the file's
+    path, size, mtime, ctime and inode stay the same (any write changes the ctime)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if key not in _DIGESTS:
+        with path.open("rb") as f:
+            _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _DIGESTS[key]
 
 
 @dataclass(frozen=True)
@@ -46,16 +59,11 @@ class ModelSource:
     revision: str | None
 
     def identity(self) -> dict[str, Any]:
-        """What identifies the weights: name, revision and a hash of the folder's files."""
+        """What identifies the weights: name, revision and a hash of the name, size and content
+        (sha256) of every file in the folder, so a checkpoint rewritten in place is new."""
         digest = hashlib.sha256()
         for f in sorted(p for p in self.path.iterdir() if p.is_file()):
-            st = f.stat()
-            head = f"{f.name}\0{st.st_size}\0"
-            digest.update(head.encode())
-            if st.st_size <= SMALL_FILE:
-                digest.update(f.read_bytes())
-            else:
-                digest.update(str(st.st_mtime_ns).encode())
+            digest.update(f"{f.name}\0{f.stat().st_size}\0{file_digest(f)}\0".encode())
         return {"name": self.name, "revision": self.revision, "files": digest.hexdigest()[:16]}
 
 
@@ -76,9 +84,8 @@ def not_cached_message(name: str) -> str:
 def resolve_model(name: str) -> ModelSource:
     """The local folder of ``name``: a path, or a Hub id found in the local cache.
 
-    Raises:
-        FileNotFoundError: ``name`` looks like a path and no such folder exists.
-        ValueError: ``name`` is a Hub id that is not in the local cache.
+    Raises FileNotFoundError for a path that is not a folder, ValueError for a Hub id that is
+    not in the local cache.
     """
     path = Path(name).expanduser()
     if path.is_dir():
@@ -98,24 +105,30 @@ def _source(model: str | ModelSource) -> ModelSource:
     return model if isinstance(model, ModelSource) else resolve_model(model)
 
 
-def _load(what: str, source: ModelSource, fn: Callable[[], Any]) -> Any:
+def _load(what: str, source: ModelSource, cls: Any, **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` of the source's folder, offline; a ValueError naming it if not."""
     try:
-        return fn()
+        return cls.from_pretrained(source.path, local_files_only=True, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(
-            f"cannot load {what} {source.name!r} from {source.path}: {message}"
-        ) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = f"cannot load {what} {source.name!r} from {source.path}: {first}"
+        raise ValueError(message) from None
 
 
 @dataclass
 class LanguageModel:
-    """A causal language model with its tokenizer, in eval mode on ``device``."""
+    """A language model with its tokenizer, in eval mode on ``device``. ``cannot_score`` is why
+    it cannot score text ("" when it can): then it gives features only."""
 
     model: Any
     tokenizer: Any
     source: ModelSource
     device: torch.device
+    cannot_score: str = ""
+
+    @property
+    def can_score(self) -> bool:
+        return not self.cannot_score
 
 
 @dataclass
@@ -128,24 +141,87 @@ class VisionModel:
     device: torch.device
 
 
+def config_problem(config: Any) -> str:
+    """Why a model of this config cannot score text ("" if the config allows it): no causal
+    language-model class for its type, or a checkpoint saved from a class without that head."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as CAUSAL
+
+    kind = getattr(config, "model_type", "")
+    if kind not in CAUSAL:
+        return f"transformers has no causal language-model class for its model type {kind!r}"
+    saved = list(getattr(config, "architectures", None) or [])
+    heads = set(CAUSAL.values())
+    if saved and not any(a in heads or a.endswith(("ForCausalLM", "LMHeadModel")) for a in saved):
+        return (
+            f"its checkpoint was saved from {', '.join(saved)}, which has no causal "
+            "language-model head, so its next-token probabilities would be random"
+        )
+    return ""
+
+
+def _sees_later_tokens(model: Any, device: torch.device) -> bool:
+    """Whether the logits at a position change when only a later token changes."""
+    n = model.get_input_embeddings().num_embeddings
+    ids = torch.randint(0, n, (1, 6), generator=torch.Generator().manual_seed(0))
+    other = torch.cat([ids[:, :-1], (ids[:, -1:] + 1) % n], dim=1)  # only the last token differs
+    with torch.inference_mode():
+        logits = model(input_ids=torch.cat([ids, other]).to(device)).logits[:, :-1].float()
+    scale = float(logits[0].abs().max()) + 1e-6
+    return float((logits[0] - logits[1]).abs().max()) > 1e-3 * scale
+
+
 def load_language_model(
     model: str | ModelSource, device: str | None = None, dtype: torch.dtype = torch.float32
 ) -> LanguageModel:
-    """Load a causal language model and its tokenizer from a folder or the local cache."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load a language model and its tokenizer from a folder or the local cache.
+
+    A model that can score text loads with its causal language-model head; any other loads as
+    a plain ``AutoModel`` (features only) with ``cannot_score`` saying why: a config that is
+    not a causal decoder, a checkpoint without the head's weights (transformers would
+    initialise them at random), or attention that sees later tokens.
+    """
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     src, dev = _source(model), resolve_device(device)
-    tokenizer = _load(
-        "the tokenizer of",
-        src,
-        lambda: AutoTokenizer.from_pretrained(src.path, local_files_only=True),
-    )
-    lm = _load(
-        "language model",
-        src,
-        lambda: AutoModelForCausalLM.from_pretrained(src.path, local_files_only=True, dtype=dtype),
-    )
-    return LanguageModel(lm.to(dev).eval(), tokenizer, src, dev)
+    tokenizer = _load("the tokenizer of", src, AutoTokenizer)
+    config = _load("the config of", src, AutoConfig)
+    reason = config_problem(config)
+    if reason:
+        lm = _load("language model", src, AutoModel, dtype=dtype)
+        return LanguageModel(lm.to(dev).eval(), tokenizer, src, dev, reason)
+    lm, info = _load("language model", src, AutoModelForCausalLM, dtype=dtype,
+                     output_loading_info=True)  # fmt: skip
+    lm = lm.to(dev).eval()
+    base = f"{getattr(lm, 'base_model_prefix', '')}."
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(base))
+    if missing:
+        reason = (
+            f"its checkpoint has no weights for the language-model head ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}), so they would be random"
+        )
+    elif _sees_later_tokens(lm, dev):
+        reason = (
+            "it is not a causal decoder: its prediction at a token changes with later tokens "
+            f"(config.is_decoder={getattr(config, 'is_decoder', None)})"
+        )
+    return LanguageModel(lm, tokenizer, src, dev, reason)
+
+
+def can_score_text(model: str | ModelSource | LanguageModel) -> tuple[bool, str]:
+    """Whether a model can give bits-per-byte, and if not, one line saying why.
+
+    A loaded :class:`LanguageModel` gives the full verdict of :func:`load_language_model`. A
+    name or :class:`ModelSource` is judged on its config alone (no weights are read): a False
+    is final, a True still needs the checks that loading makes.
+    """
+    if isinstance(model, LanguageModel):
+        name, reason = model.source.name, model.cannot_score
+    else:
+        from transformers import AutoConfig
+
+        src = _source(model)
+        name, reason = src.name, config_problem(_load("the config of", src, AutoConfig))
+    return (True, "") if not reason else (False, f"{name} cannot score text: {reason}")
 
 
 def load_vision_model(
@@ -155,22 +231,12 @@ def load_vision_model(
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, CLIPVisionModel
 
     src, dev = _source(model), resolve_device(device)
-    config = _load(
-        "the config of", src, lambda: AutoConfig.from_pretrained(src.path, local_files_only=True)
-    )
+    config = _load("the config of", src, AutoConfig)
     kind = getattr(config, "model_type", "")
     cls = CLIPVisionModel if kind in ("clip", "clip_vision_model") else AutoModel
     extra = {"mask_ratio": 0.0} if kind == "vit_mae" else {}  # MAE masks 75% of patches otherwise
-    vm = _load(
-        "vision model",
-        src,
-        lambda: cls.from_pretrained(src.path, local_files_only=True, dtype=dtype, **extra),
-    )
-    processor = _load(
-        "the image processor of",
-        src,
-        lambda: AutoImageProcessor.from_pretrained(src.path, local_files_only=True),
-    )
+    vm = _load("vision model", src, cls, dtype=dtype, **extra)
+    processor = _load("the image processor of", src, AutoImageProcessor)
     return VisionModel(vm.to(dev).eval(), processor, src, dev)
 
 
@@ -188,12 +254,14 @@ class LanguageFeatures:
         bits: (n,) float64, summed negative log2-likelihood of each caption's predicted tokens.
         n_bytes: (n,) int64, UTF-8 bytes of each caption.
         n_predicted: (n,) int64, tokens predicted per caption.
+        unscored: why ``bits`` are missing (all NaN), "" when the captions were scored.
     """
 
     layers: torch.Tensor
     bits: np.ndarray
     n_bytes: np.ndarray
     n_predicted: np.ndarray
+    unscored: str = ""
 
 
 def token_ids(tokenizer: Any, text: str) -> list[int]:
@@ -214,11 +282,8 @@ def token_ids(tokenizer: Any, text: str) -> list[int]:
 
 
 def _max_length(config: Any) -> int | None:
-    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+    values = (getattr(config, n, None) for n in ("max_position_embeddings", "n_positions", "n_ctx"))
+    return next((v for v in values if isinstance(v, int) and v > 0), None)
 
 
 def language_features(
@@ -226,12 +291,21 @@ def language_features(
     captions: Sequence[str],
     batch_size: int = 16,
     progress: Progress | None = None,
+    *,
+    score: bool = True,
 ) -> LanguageFeatures:
     """Mean-pooled hidden states of every layer and the bits of every caption.
 
     Batches are right-padded; padding is excluded from the averages and the likelihoods, so a
-    caption's numbers do not depend on its batch.
+    caption's numbers do not depend on its batch. ``score=False`` computes the features only
+    (bits NaN, ``unscored`` says why); a model that cannot score text (``lm.cannot_score``)
+    raises a ``ValueError`` unless ``score=False``.
     """
+    if score and lm.cannot_score:
+        raise ValueError(
+            f"no bits-per-byte from {lm.source.name}: {lm.cannot_score}; its features are still "
+            "available with score=False"
+        )
     encoded = [token_ids(lm.tokenizer, c) for c in captions]
     limit = _max_length(lm.model.config)
     for i, ids in enumerate(encoded):
@@ -258,7 +332,7 @@ def language_features(
         weights = mask.unsqueeze(-1).float()  # (batch, seq, 1)
         pooled = [(h.float() * weights).sum(1) / weights.sum(1) for h in out.hidden_states]
         feats.append(torch.stack(pooled, dim=1).cpu())  # (batch, layers + 1, d)
-        for row, ids in enumerate(chunk):
+        for row, ids in enumerate(chunk if score else ()):
             logits = out.logits[row, : len(ids) - 1].float()  # (predicted, vocab)
             nll = torch.nn.functional.cross_entropy(
                 logits, input_ids[row, 1 : len(ids)], reduction="sum"
@@ -268,9 +342,10 @@ def language_features(
             progress(len(chunk))
     return LanguageFeatures(
         layers=torch.cat(feats),
-        bits=np.asarray(bits, dtype=np.float64),
+        bits=np.asarray(bits if score else [np.nan] * len(encoded), dtype=np.float64),
         n_bytes=np.asarray([len(c.encode("utf-8")) for c in captions], dtype=np.int64),
         n_predicted=np.asarray([len(ids) - 1 for ids in encoded], dtype=np.int64),
+        unscored="" if score else lm.cannot_score or "not scored (score=False)",
     )
 
 
@@ -284,8 +359,6 @@ def bits_per_byte(
     total bits over total bytes, which weighs long captions more.
 
     >>> bits_per_byte(np.array([8.0, 2.0]), np.array([4, 1]), "mean")
-    2.0
-    >>> bits_per_byte(np.array([8.0, 2.0]), np.array([4, 1]), "pooled")
     2.0
     >>> bits_per_byte(np.array([8.0, 3.0]), np.array([4, 1]), "mean")
     2.5
