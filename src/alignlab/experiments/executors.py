@@ -1,34 +1,88 @@
-"""Executors run independent jobs and hand each result to the store as soon as it arrives.
+"""Executors run independent jobs and hand each result to the driver as soon as it arrives.
 
-``local`` (the default) needs nothing running: a pool of worker processes, each with one torch
-thread (one thread per process was measured steady on a shared 2-core machine, where two threads
-per process collapsed under load). ``dask`` sends the same jobs to a Dask distributed cluster: an
-existing scheduler (``tcp://HOST:8786``) or a ``LocalCluster`` on 127.0.0.1 started for the run.
+One executor serves a whole run, every phase of it::
 
-Only the driver writes the store; workers return rows and tensors. A cluster therefore needs no
-shared file system, and a crash loses at most the jobs in flight.
+    with open_executor(config) as ex:
+        ex.run(train_jobs, run_train_job, save("train"), phase="train")
+        with ex.status("assembling tables"):
+            models = assemble(...)
+        ex.run(align_jobs, run_align_job, save("align"), phase="align")
+
+The pool or cluster starts at the first :meth:`Executor.run` that has jobs (or at
+:meth:`Executor.start`) and stops when the ``with`` block ends. :func:`run_jobs` opens one for a
+single call.
+
+``local`` (the default) needs nothing running: a pool of spawned worker processes, each with one
+torch thread (one thread per process was measured steady on a shared 2-core machine, where two
+threads per process collapsed under load); ``workers <= 1`` runs jobs in this process. ``dask``
+sends the same jobs to a Dask distributed cluster: an existing scheduler or a ``LocalCluster``
+started for the run. Only the driver writes the store; workers return rows and tensors, so a
+cluster needs no shared file system and a crash loses at most the jobs in flight.
+
+Jobs
+    A job has ``phase`` and ``key`` (the hash of its inputs) and may have ``label``, a short
+    human description such as ``"train U=4 D_phi=3 depth 7"``. Progress lines and errors name a
+    job by its label, or by ``"<phase> <key>"`` when it has none.
+
+Progress
+    A bar shows the phase, done / total jobs, elapsed and remaining time, and the sub-step the
+    caller gives with :meth:`Executor.status` (outside a run, a spinner with a ticking elapsed
+    time). With ``quiet`` each finished job logs ``job 12 / 155 (train U=4 D_phi=3 depth 7) done``.
+
+Failures
+    A job that raises is recorded and the others go on; :meth:`Executor.run` then raises
+    :class:`JobsFailed` naming the failed jobs. Ctrl-C (or an error in ``on_result``) cancels the
+    jobs that have not started.
+
+Security
+    A local Dask cluster listens on 127.0.0.1 only, with no dashboard, and speaks TLS with a
+    temporary self-signed certificate made for the run (``distributed.Security.temporary()``,
+    needs ``cryptography``), so no other process can connect and run code in it. Its workers exit
+    with the driver. For an existing scheduler, ``ExecutorConfig.security`` is the path of a YAML
+    or JSON file, a mapping or a ``distributed.Security``; a file holds either::
+
+        tls_ca_file: ca.pem          # relative paths are read from the file's folder
+        tls_client_cert: client.pem
+        tls_client_key: client.key
+
+    or Dask's own form (``distributed: comm: tls: {ca-file, client: {cert, key}}``). With a
+    security configuration an address without a protocol becomes ``tls://``. Without one, Dask's
+    configuration (``~/.config/dask/*.yaml``, ``DASK_*`` variables) applies. See
+    ``docs/executors.md``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.console import Console
+
+from alignlab.experiments._dask import ClusterStartError, reason
+from alignlab.experiments._progress import Display, Status, describe
+
+__all__ = [
+    "ClusterStartError",
+    "Executor",
+    "ExecutorConfig",
+    "Job",
+    "JobsFailed",
+    "describe",
+    "open_executor",
+    "run_jobs",
+]
 
 
 class Job(Protocol):
-    """What an executor needs of a job: its phase and its key (the hash of its inputs)."""
+    """What an executor needs of a job: its phase and its key (the hash of its inputs).
+
+    A job may also have ``label: str``, a short description used in progress lines and errors.
+    """
 
     phase: str
     key: str
@@ -46,13 +100,19 @@ class ExecutorConfig:
     ----------
     kind : "local" or "dask"
     workers : int
-        Worker processes (local pool, or a LocalCluster's workers). 1 runs jobs in this process.
+        Worker processes (local pool, or a LocalCluster's workers). 1 runs local jobs in this
+        process.
     scheduler : str or None
-        Address of an existing Dask scheduler; None starts a LocalCluster on 127.0.0.1.
+        Address of an existing Dask scheduler; None starts a secured LocalCluster on 127.0.0.1.
     gpu : bool
         Place jobs on Dask workers that declare a ``GPU`` resource (``--resources GPU=1``).
     quiet : bool
         No progress bar; one log line per finished job instead.
+    connect_timeout_s : float
+        How long to wait for an existing scheduler.
+    security : path, mapping, distributed.Security or None
+        TLS settings for an existing scheduler (see the module docstring). Refused for a local
+        cluster, which always makes its own temporary certificate.
     """
 
     kind: str = "local"
@@ -61,10 +121,23 @@ class ExecutorConfig:
     gpu: bool = False
     quiet: bool = False
     connect_timeout_s: float = 10.0
+    security: str | os.PathLike | Mapping[str, Any] | Any | None = None
 
 
 class JobsFailed(RuntimeError):
-    """Some jobs raised; the others were stored. Re-running the same command retries them."""
+    """Some jobs raised; the others were stored. Re-running the same command retries them.
+
+    ``failures`` lists ``(key, description, error)`` for every failed job.
+    """
+
+    def __init__(self, message: str, failures: Sequence[tuple[str, str, str]] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
+
+
+def open_executor(config: ExecutorConfig, console: Console | None = None) -> Executor:
+    """An :class:`Executor` for a whole run; use it as a context manager."""
+    return Executor(config, console)
 
 
 def run_jobs(
@@ -72,57 +145,122 @@ def run_jobs(
 ) -> None:
     """Run ``fn(job)`` for every job and call ``on_result(job, rows, tensors)`` as each ends.
 
-    A job that raises is recorded and the rest go on; :class:`JobsFailed` is raised at the end
-    naming the failed jobs. Ctrl-C cancels what has not started and keeps what is stored.
+    One executor for this call only; a run of several phases should share one from
+    :func:`open_executor`. Raises :class:`JobsFailed` as :meth:`Executor.run` does.
     """
+    _check_kind(config)
     if not jobs:
         return
+    with open_executor(config) as executor:
+        executor.run(jobs, fn, on_result, phase=title)
+
+
+def _check_kind(config: ExecutorConfig) -> None:
     if config.kind not in ("local", "dask"):
         raise ValueError(f"executor must be 'local' or 'dask', got {config.kind!r}")
-    failures: list[tuple[str, str]] = []
-    with _progress(config.quiet) as progress:
-        task = progress.add_task(title, total=len(jobs))
 
-        def finished(job: Any, outcome: tuple | BaseException) -> None:
-            if isinstance(outcome, BaseException):
-                failures.append((job.key, f"{type(outcome).__name__}: {outcome}"))
-                progress.console.log(f"[red]job {job.key} failed:[/] {outcome}")
-            else:
-                on_result(job, *outcome)
-                if config.quiet:
-                    progress.console.log(f"{title}: finished job {job.key}")
-            progress.advance(task)
 
-        if config.kind == "dask":
-            _run_dask(jobs, fn, finished, config)
-        elif config.workers <= 1:
-            for job in jobs:
-                try:
-                    outcome: tuple | BaseException = fn(job)
-                except Exception as exc:  # noqa: BLE001 - recorded and reported at the end
-                    outcome = exc
-                finished(job, outcome)
+class Executor:
+    """Runs the jobs of every phase of a run on one pool or cluster."""
+
+    def __init__(self, config: ExecutorConfig, console: Console | None = None) -> None:
+        _check_kind(config)
+        self.config = config
+        self._display = Display(config.quiet, console or Console())
+        self._backend: Any = None
+        self._closed = False
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(wait=exc_type is None or not issubclass(exc_type, KeyboardInterrupt))
+
+    @property
+    def address(self) -> str | None:
+        """The Dask scheduler's address once connected (None for the local executor)."""
+        return getattr(self._backend, "address", None)
+
+    def start(self) -> None:
+        """Start the pool or cluster now (it otherwise starts at the first run with jobs)."""
+        if self._closed:
+            raise RuntimeError("this executor is closed; open a new one")
+        if self._backend is not None:
+            return
+        if self.config.kind == "dask":
+            from alignlab.experiments._dask import open_dask
+
+            with self.status("starting the Dask cluster"):
+                self._backend = open_dask(self.config, self._display.log)
+        elif self.config.workers <= 1:
+            self._backend = _InProcess()
         else:
-            _run_pool(jobs, fn, finished, config.workers)
-    if failures:
-        names = ", ".join(key for key, _ in failures)
-        first = failures[0][1]
-        raise JobsFailed(
-            f"{len(failures)} job(s) failed ({names}); first error: {first}. The other "
-            "jobs are stored: run the same command again to retry only the missing ones."
-        )
+            self._backend = _Pool(self.config.workers)
+
+    def run(
+        self, jobs: Sequence[Any], fn: JobFn, on_result: OnResult, phase: str | None = None
+    ) -> None:
+        """Run ``fn(job)`` for every job and call ``on_result(job, rows, tensors)`` as each ends.
+
+        ``on_result`` runs in this process, one job at a time. A job that raises is recorded and
+        the rest go on; :class:`JobsFailed` is raised at the end naming the failed jobs.
+        """
+        jobs = list(jobs)
+        if not jobs:
+            return
+        self.start()
+        failures: list[tuple[str, str, str]] = []
+        with self._display.bar(phase or jobs[0].phase, len(jobs)) as bar:
+
+            def finished(job: Any, outcome: Any) -> None:
+                if isinstance(outcome, BaseException):
+                    failures.append((job.key, describe(job), reason(outcome)))
+                    bar.failed(job, reason(outcome))
+                else:
+                    on_result(job, *outcome)
+                    bar.done(job)
+
+            self._backend.run(jobs, fn, finished)
+        if failures:
+            names = ", ".join(name for _, name, _ in failures[:5])
+            more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+            raise JobsFailed(
+                f"{len(failures)} job(s) failed ({names}{more}); first error: {failures[0][2]}. "
+                "The other jobs are stored: run the same command again to retry only the "
+                "missing ones.",
+                failures,
+            )
+
+    def status(self, text: str | None) -> Status:
+        """Show a sub-step (``"assembling tables"``) until the next call, or None to clear it.
+
+        In a run it shows beside the bar; between runs as a spinner whose elapsed time ticks;
+        with ``quiet`` it logs one line. Usable as ``with ex.status("..."):``, which clears it.
+        """
+        self._display.status(text)
+        return Status(self._display, text)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the pool or cluster (``wait=False``: without waiting for running jobs)."""
+        self._closed = True
+        self._display.status(None)
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close(wait=wait)
 
 
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        disable=quiet,
-    )
+# -- local backends ----------------------------------------------------------------------------
+class _InProcess:
+    def run(self, jobs: Sequence[Any], fn: JobFn, finished: Callable) -> None:
+        for job in jobs:
+            try:
+                outcome: Any = fn(job)
+            except Exception as exc:  # noqa: BLE001 - recorded and reported at the end
+                outcome = exc
+            finished(job, outcome)
+
+    def close(self, wait: bool = True) -> None:
+        pass
 
 
 def _init_worker() -> None:
@@ -131,63 +269,38 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _run_pool(jobs: Sequence[Any], fn: JobFn, finished: Callable, workers: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
-    try:
-        pending: dict[Future, Any] = {pool.submit(fn, job): job for job in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                error = future.exception()
-                finished(job, error if error is not None else future.result())
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+class _Pool:
+    """Spawned worker processes, one torch thread each, kept for every phase of the run."""
 
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
-def _run_dask(jobs: Sequence[Any], fn: JobFn, finished: Callable, config: ExecutorConfig) -> None:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ImportError(
-            "the dask executor needs Dask distributed: pip install 'alignlab[dask]'"
-        ) from None
-    cluster = None
-    if config.scheduler:
+    def run(self, jobs: Sequence[Any], fn: JobFn, finished: Callable) -> None:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_init_worker
+            )
+        pending: dict[Future, Any] = {self._pool.submit(fn, job): job for job in jobs}
+        broken = False
         try:
-            client = Client(config.scheduler, timeout=config.connect_timeout_s)
-        except OSError as exc:
-            raise ValueError(
-                f"the Dask scheduler at {config.scheduler} did not answer within "
-                f"{config.connect_timeout_s:.0f} s ({exc}); check the address and that the "
-                "scheduler is running, or leave --scheduler out to start a local cluster"
-            ) from None
-    else:
-        cluster = LocalCluster(
-            n_workers=max(1, config.workers),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            resources={"GPU": 1} if config.gpu else None,
-        )
-        client = Client(cluster)
-    try:
-        resources = {"GPU": 1} if config.gpu else None
-        futures = {
-            client.submit(
-                fn, job, key=f"alignlab-{job.phase}-{job.key}", pure=False, resources=resources
-            ): job
-            for job in jobs
-        }
-        for future in as_completed(futures):
-            job = futures[future]
-            error = future.exception()
-            finished(job, error if error is not None else future.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    error = future.exception()
+                    broken = broken or isinstance(error, BrokenProcessPool)
+                    finished(job, error if error is not None else future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+        finally:
+            if broken:  # a worker died: the next phase gets a fresh pool
+                self.close(wait=False)
+
+    def close(self, wait: bool = True) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
