@@ -1,53 +1,97 @@
-"""Tiny MultiBench-format files made by the tests themselves (no real data is needed)."""
+"""Tiny files in the layout of MultiBench's released ones, made by the tests themselves.
+
+The affective pickles follow the layout facts written in docs/datasets.md, not alignlab's own
+table: feature sizes per released file, every modality left-padded with zeros on its own to 50
+steps, labels of shape (N, 1, 1), ids as 'vid[seg]' strings (MOSI, MOSEI) or arrays (UR-FUNNY,
+MUStARD), and -inf in the audio.
+"""
 
 import pickle
 
 import numpy as np
 import pytest
 
-from alignlab.data.multibench import AFFECTIVE
-
+# Released files and their (vision, audio, text) feature sizes, from docs/datasets.md.
+RELEASED = {
+    "mosi": {"mosi_data.pkl": (20, 5, 300), "mosi_raw.pkl": (35, 74, 300)},
+    "mosei": {"mosei_senti_data.pkl": (35, 74, 300)},
+    "urfunny": {"humor.pkl": (371, 81, 300)},
+    "mustard": {"sarcasm.pkl": (371, 81, 300)},
+}
+TASKS = {"mosi": "regression", "mosei": "regression", "urfunny": "classification",
+         "mustard": "classification"}  # fmt: skip
+MODALITIES = ("vision", "audio", "text")
 SIZES = {"train": 12, "valid": 5, "test": 5}
+STEPS = 50  # the released files are padded to 50 steps
 
 
-def affective_dict(name: str, steps: int = 60, seed: int = 0, label_shape: str = "nested"):
-    """A dict in the exact schema of MultiBench's affective pickles: per split 'vision',
-    'audio', 'text' of shape (N, steps, F), left-padded with zeros to ``steps``, audio with a
-    few -inf, and 'labels' (N, 1, 1) ("nested") or (N, 1) ("column"). Sample 0 of train has
-    no text (the loader drops it); sample 1 of each split fills all ``steps`` (more than 50:
-    cut); the others have 3..steps real steps."""
-    spec = AFFECTIVE[name]
+def default_file(name: str) -> str:
+    return next(iter(RELEASED[name]))
+
+
+def affective_dict(
+    name: str, file: str | None = None, seed: int = 0, labels: str = "nested", steps: int = STEPS
+):
+    """A dict as the released pickle ``file`` (default: the dataset's first) holds it.
+
+    Per split and sample, text has 3..steps real steps (sample 1: all of them) and vision and
+    audio each their own length, up to 4 steps more or fewer, all left-padded with zeros.
+    Vision and audio have a mean and scale of their own per feature; vision's last feature is
+    tiny (std about 1e-7). Audio is -inf at two real steps of sample 1. Sample 0 of train
+    has no text (dropped) and vision and audio 10 units higher. ``labels``: "nested" (N, 1, 1),
+    "column" (N, 1), "multi" (N, 1, 3) whose first value is the label, or "bool" (N, 1, 1).
+    """
+    sizes = dict(zip(MODALITIES, RELEASED[name][file or default_file(name)], strict=True))
     rng = np.random.default_rng(seed)
+    loc = {m: rng.normal(2.0, 3.0, f) for m, f in sizes.items()}
+    scale = {m: rng.uniform(0.5, 3.0, f) for m, f in sizes.items()}
     raw = {}
     for split, n in SIZES.items():
-        real = rng.integers(3, steps + 1, size=n)
-        real[min(1, n - 1)] = steps
+        real_text = rng.integers(3, steps + 1, size=n)
+        real_text[1] = steps
         part = {}
-        for m, f in spec.features.items():
-            x = rng.normal(loc=2.0, scale=3.0, size=(n, steps, f)).astype(np.float32)
+        for m, f in sizes.items():
+            x = rng.normal(loc[m], scale[m], size=(n, steps, f))
+            if m == "vision":
+                x[:, :, -1] = rng.normal(0.0, 1e-7, size=(n, steps))
+            shift = np.zeros(n, int) if m == "text" else rng.integers(-4, 5, size=n)
+            real = np.clip(real_text + shift, 1, steps)
             for i in range(n):
-                x[i, : steps - real[i]] = 0.0  # left padding, as in the release
-            part[m] = x
-        part["audio"][:, -1, 0] = -np.inf  # the release's audio has -inf
+                x[i, : steps - real[i]] = 0.0  # left padding, this modality's own
+            part[m] = x.astype(np.float32)
+        part["audio"][1, -2, 0] = part["audio"][1, 10, -1] = -np.inf  # real steps of sample 1
         if split == "train":
-            part["text"][0] = 0.0  # no text at all: dropped
-        if spec.task == "regression":
+            part["text"][0] = 0.0
+            part["vision"][0, :, :-1] += np.float32(10.0)  # the tiny feature stays tiny
+            part["audio"][0] += np.float32(10.0)
+        if TASKS[name] == "regression":
             y = rng.uniform(-3, 3, size=n).astype(np.float32)
         else:
-            y = rng.integers(0, 2, size=n).astype(np.float32)
-        part["labels"] = y.reshape(n, 1, 1) if label_shape == "nested" else y.reshape(n, 1)
-        part["id"] = np.arange(n)  # extra keys are ignored
+            y = (np.arange(n) % 2).astype(np.float32)  # both classes in every split
+            rng.shuffle(y)
+        part["labels"] = {
+            "nested": y.reshape(n, 1, 1),
+            "column": y.reshape(n, 1),
+            "multi": np.stack([y, y + 7, y - 7], axis=1).reshape(n, 1, 3),
+            "bool": (y > 0).reshape(n, 1, 1),
+        }[labels]
+        if name in ("mosi", "mosei"):
+            part["id"] = np.array([f"vid{i // 3}[{i % 3}]" for i in range(n)])
+        else:
+            part["id"] = np.arange(2 * n).reshape(n, 2)
         raw[split] = part
     return raw
 
 
 @pytest.fixture
 def write_affective(tmp_path):
-    """write_affective(name, raw=None) -> path of the pickle under MultiBench's file name."""
+    """write_affective(name, raw=None, file=None, **kwargs) -> path of the pickle under the
+    released file name (``file``, default the dataset's first)."""
 
-    def write(name: str, raw=None, **kwargs):
-        raw = affective_dict(name, **kwargs) if raw is None else raw
-        path = tmp_path / AFFECTIVE[name].file
+    def write(name: str, raw=None, file: str | None = None, **kwargs):
+        file = file or default_file(name)
+        raw = affective_dict(name, file, **kwargs) if raw is None else raw
+        path = tmp_path / file
         with open(path, "wb") as f:
             pickle.dump(raw, f)
         return path

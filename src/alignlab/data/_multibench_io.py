@@ -17,31 +17,34 @@ ENV_DIR = "ALIGNLAB_MULTIBENCH_DIR"  # folder searched when no path is given
 def published_hint() -> str:
     """The sentence that says where MultiBench's files are published and how to point at them."""
     return (
-        "MultiBench publishes the affective pickles mosi_raw.pkl (MOSI), mosei_senti_data.pkl "
-        "(MOSEI), humor.pkl (UR-FUNNY) and sarcasm.pkl (MUStARD) and the avmnist folder, with "
+        "MultiBench publishes the affective pickles mosi_data.pkl or mosi_raw.pkl (MOSI), "
+        "mosei_senti_data.pkl (MOSEI), humor.pkl (UR-FUNNY) and sarcasm.pkl (MUStARD) and the "
+        "avmnist folder, with "
         f"download links in the README of {MULTIBENCH_URL} (see docs/datasets.md); pass the "
         f"file or its folder, or set ${ENV_DIR} to the folder that holds them"
     )
 
 
-def find_file(file_name: str, path: str | Path | None, what: str) -> Path:
-    """``path`` itself if it is a file, else ``path / file_name``; with no path, the file in
-    ``$ALIGNLAB_MULTIBENCH_DIR``. Raises FileNotFoundError naming the file and where it looked."""
+def find_file(file_name: str | tuple[str, ...], path: str | Path | None, what: str) -> Path:
+    """``path`` itself if it is a file, else the first of ``file_name`` (one name or several,
+    in order of preference) in the folder ``path``; with no path, in ``$ALIGNLAB_MULTIBENCH_DIR``.
+    Raises FileNotFoundError naming every file and where it was looked for."""
+    names = (file_name,) if isinstance(file_name, str) else tuple(file_name)
     if path is not None:
         p = Path(path).expanduser()
-        where = p / file_name if p.is_dir() else p
+        places = [p / n for n in names] if p.is_dir() else [p]
     elif os.environ.get(ENV_DIR):
-        where = Path(os.environ[ENV_DIR]).expanduser() / file_name
+        places = [Path(os.environ[ENV_DIR]).expanduser() / n for n in names]
     else:
         raise FileNotFoundError(
-            f"{what}: no path given and ${ENV_DIR} is not set, so {file_name} was not looked "
-            f"for anywhere; {published_hint()}"
+            f"{what}: no path given and ${ENV_DIR} is not set, so {' or '.join(names)} was not "
+            f"looked for anywhere; {published_hint()}"
         )
-    if where.is_file():
-        return where
-    raise FileNotFoundError(
-        f"{what}: {file_name} not found, looked for {where}; {published_hint()}"
-    )
+    for where in places:
+        if where.is_file():
+            return where
+    looked = "; ".join(f"{w.name} not found, looked for {w}" for w in places)
+    raise FileNotFoundError(f"{what}: {looked}; {published_hint()}")
 
 
 def read_pickle(file: Path) -> Any:
@@ -57,20 +60,13 @@ def read_pickle(file: Path) -> Any:
 
 
 def check_split(
-    raw: dict,
-    pkey: str,
-    features: dict[str, int],
-    file: str,
-    task: str,
-    where: str,
-    check_features: bool = True,
+    raw: dict, pkey: str, modalities: tuple[str, ...], task: str, where: str
 ) -> dict[str, np.ndarray]:
-    """Split ``pkey`` of an affective dict as float32 arrays (N, T, F) per modality (the keys of
-    ``features``, their expected sizes) and ``"y"`` (N,), or a ValueError naming the fault.
+    """Split ``pkey`` of an affective dict as float32 arrays (N, T, F) per modality and ``"y"``
+    (N,), or a ValueError naming the fault. Feature sizes are checked by the caller.
 
     Audio ``-inf`` becomes 0 here; any other NaN or infinity is refused.
     """
-    modalities = tuple(features)
     if pkey not in raw:
         raise ValueError(
             f"{where} has no split {pkey!r} (found keys {sorted(map(str, raw))}); a MultiBench "
@@ -94,12 +90,6 @@ def check_split(
             raise ValueError(
                 f"{where}: split {pkey!r} {m} has rank {x.ndim} (shape {x.shape}); expected "
                 "(samples, steps, features)"
-            )
-        if check_features and x.shape[2] != features[m]:
-            raise ValueError(
-                f"{where}: split {pkey!r} {m} has {x.shape[2]} features, expected "
-                f"{features[m]} for {file}; is this the right file? (check_features="
-                "False accepts other feature sets)"
             )
         if m == "audio":
             x = np.where(np.isneginf(x), 0.0, x).astype(x.dtype, copy=False)
@@ -126,15 +116,24 @@ def numeric(value: Any, what: str) -> np.ndarray:
 
 
 def labels_of(value: Any, n: int, task: str, where: str) -> np.ndarray:
-    """Labels of shape (n,), (n, 1) or (n, 1, 1) as float32 (n,) for regression, or int64 classes
-    (n,) for 2-class classification (values {0, 1} or {-1, 1}; -1 is class 0)."""
-    y = numeric(value, f"{where} labels")
-    if y.shape[:1] != (n,) or any(d != 1 for d in y.shape[1:]):
+    """One label per sample from what the released files hold: (n,), (n, 1), (n, 1, 1), or
+    (n, 1, k) whose first value is the label (as MultiBench reads them). Returns float32 (n,)
+    for regression, or int64 classes (n,) for 2-class classification from {0, 1}, {-1, 1}
+    (-1 is class 0) or booleans."""
+    raw = np.asarray(value)
+    if raw.dtype == bool and task == "regression":
         raise ValueError(
-            f"{where} labels have shape {y.shape}; expected ({n},), ({n}, 1) or ({n}, 1, 1) "
-            "to match the modalities' sample count"
+            f"{where} labels are booleans, but this dataset's labels are sentiment scores "
+            "(regression, floats in [-3, 3]); is this the right file?"
         )
-    y = y.reshape(n)
+    y = raw.astype(np.float32) if raw.dtype == bool else numeric(raw, f"{where} labels")
+    if y.shape[:1] != (n,) or y.ndim > 3 or (y.ndim > 1 and y.shape[1] != 1):
+        raise ValueError(
+            f"{where} labels have shape {y.shape}; expected one label per sample: ({n},), "
+            f"({n}, 1), ({n}, 1, 1) or ({n}, 1, k) (the first of k values is used), matching "
+            "the modalities' sample count"
+        )
+    y = y.reshape(n) if y.ndim < 3 else y[:, 0, 0]
     if not np.isfinite(y).all():
         raise ValueError(f"{where} labels hold NaN or infinite values")
     if task == "regression":
@@ -144,7 +143,7 @@ def labels_of(value: Any, n: int, task: str, where: str) -> np.ndarray:
         shown = sorted(values)[:6]
         raise ValueError(
             f"{where} labels are not 2-class: this is a classification dataset, so labels must "
-            f"be integers in {{0, 1}} or {{-1, 1}}, got values {shown}"
+            f"be booleans or integers in {{0, 1}} or {{-1, 1}}, got values {shown}"
             + (" ..." if len(values) > 6 else "")
         )
     return (y > 0).astype(np.int64)

@@ -60,22 +60,27 @@ def crop_and_pad(x: np.ndarray, start: np.ndarray, length: int) -> tuple[np.ndar
     return out, mask
 
 
-def masked_stats(x: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def masked_stats(
+    x: np.ndarray, mask: np.ndarray | None, floor: float = STD_FLOOR
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and standard deviation over the real steps of all samples.
 
     Parameters
     ----------
     x : ndarray of shape (n, T, F)
-    mask : bool ndarray of shape (n, T) or None (every step real)
+    mask : bool ndarray of shape (n, T) or None (every step counts)
+    floor : a std below it (a near-constant feature) is replaced by 1, so that feature is only
+        centred. 0 keeps every std but an exact 0, which would divide by zero.
 
     Returns
     -------
-    mean, std : float64 ndarrays of shape (F,); std is the population std (ddof 0), and a std
-    below ``STD_FLOOR`` (a constant feature) is replaced by 1 so the feature is only centred.
+    mean, std : float64 ndarrays of shape (F,); std is the population std (ddof 0).
 
     >>> x = np.array([[[1.0], [3.0], [100.0]]]); m = np.array([[True, True, False]])
     >>> [a.tolist() for a in masked_stats(x, m)]
     [[2.0], [1.0]]
+    >>> masked_stats(np.array([[[0.0], [1e-7]]]), None, floor=0.0)[1].tolist()
+    [5e-08]
     """
     flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
     if mask is not None:
@@ -84,7 +89,7 @@ def masked_stats(x: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np
         raise ValueError("cannot compute z-score statistics: the training split has no real steps")
     mean = flat.mean(axis=0)
     std = flat.std(axis=0)
-    return mean, np.where(std < STD_FLOOR, 1.0, std)
+    return mean, np.where((std < floor) | (std == 0), 1.0, std)
 
 
 def apply_zscore(
