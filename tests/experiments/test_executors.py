@@ -6,6 +6,7 @@ the way, speaks TLS only, and refuses a client without its certificate.
 
 import io
 import json
+import multiprocessing
 import os
 import socket
 import ssl
@@ -71,10 +72,12 @@ def test_one_pool_serves_every_phase_and_a_failed_job_is_named():
         first = [Square(1, "a"), Square(-2, "a", label="square of -2"), Square(3, "a")]
         with pytest.raises(JobsFailed, match=r"1 job\(s\) failed \(square of -2\).*negative") as e:
             ex.run(first, square_job, save, phase="a")
+        workers = {child.pid for child in multiprocessing.active_children()}
         ex.run([Square(v, "b") for v in range(4)], square_job, save, phase="b")
+        assert {child.pid for child in multiprocessing.active_children()} == workers
     assert e.value.failures == [("sq-2", "square of -2", "RuntimeError: negative input -2")]
     assert set(got) == {("a", "sq1"), ("a", "sq3")} | {("b", f"sq{v}") for v in range(4)}
-    assert len({row["pid"] for row in got.values()}) <= 2  # the same two worker processes
+    assert len(workers) == 2 and {row["pid"] for row in got.values()} <= workers
 
 
 def test_an_interrupted_run_cancels_the_jobs_not_started(tmp_path):
@@ -127,6 +130,8 @@ def test_unknown_executor_is_refused():
         run_jobs([Square(1)], square_job, lambda *a: None, ExecutorConfig(kind="ray"), "t")
     with pytest.raises(ValueError, match="executor must be 'local' or 'dask'"):
         open_executor(ExecutorConfig(kind="ray"))
+    with pytest.raises(ValueError, match="security configuration is for the dask executor"):
+        open_executor(ExecutorConfig(security="tls.yaml"))
 
 
 def test_dask_scheduler_that_does_not_answer_gives_a_clear_error():

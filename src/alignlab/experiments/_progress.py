@@ -118,7 +118,7 @@ class Display:
             self._spinner = None
         if not text:
             return
-        if self.quiet:
+        if self.quiet or not self.console.is_terminal:  # a log, not a screen: one line
             self.log(text)
             return
         spinner = Progress(

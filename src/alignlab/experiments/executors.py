@@ -158,6 +158,8 @@ def run_jobs(
 def _check_kind(config: ExecutorConfig) -> None:
     if config.kind not in ("local", "dask"):
         raise ValueError(f"executor must be 'local' or 'dask', got {config.kind!r}")
+    if config.kind == "local" and config.security is not None:
+        raise ValueError("a security configuration is for the dask executor's scheduler")
 
 
 class Executor:
@@ -215,7 +217,7 @@ class Executor:
             def finished(job: Any, outcome: Any) -> None:
                 if isinstance(outcome, BaseException):
                     failures.append((job.key, describe(job), reason(outcome)))
-                    bar.failed(job, reason(outcome))
+                    bar.failed(job, failures[-1][2])
                 else:
                     on_result(job, *outcome)
                     bar.done(job)
