@@ -71,3 +71,26 @@ def test_bad_arrays(avmnist_folder, file, array, message):
 def test_n_val_must_leave_training_samples(avmnist_folder):
     with pytest.raises(ValueError, match="n_val must be in 1..29"):
         load_avmnist(avmnist_folder(), n_val=30)
+
+
+@pytest.mark.parametrize("layout", ["librosa", "tokens"])
+def test_mfcc_zscore_runs_per_coefficient_over_samples_and_frames(avmnist_folder, layout):
+    """As the release normalises its MFCC arrays: one mean and std per MFCC coefficient, over
+    the sample and frame axes. Coefficient c is centred near 10 c with scale 1 + c / 9, and
+    frame t is offset by t / 4, so that structure across frames must survive."""
+    root = avmnist_folder()
+    rng = np.random.default_rng(1)
+    coef = np.arange(36)[None, :, None]  # (1, 36, 1) in librosa's (n, coefficients, frames)
+    frame = np.arange(20)[None, None, :]
+    mfcc = 10.0 * coef + (1 + coef / 9) * rng.normal(size=(30, 36, 20)) + frame / 4
+    stored = mfcc if layout == "librosa" else mfcc.transpose(0, 2, 1)
+    np.save(root / "audio" / "train_data.npy", stored)
+    data = load_avmnist(root, n_val=5)
+    train = mfcc[:25]
+    mean = train.mean(axis=(0, 2), keepdims=True)  # per coefficient, over samples and frames
+    std = train.std(axis=(0, 2), keepdims=True)
+    expected = ((mfcc - mean) / std).transpose(0, 2, 1)  # tokens: (n, 20 frames, 36)
+    np.testing.assert_allclose(data.train.x2.numpy(), expected[:25], atol=1e-5)
+    np.testing.assert_allclose(data.val.x2.numpy(), expected[25:], atol=1e-5)
+    by_frame = data.train.x2.double().mean(dim=(0, 2))  # frame offsets kept, not normalised
+    assert by_frame[-1] - by_frame[0] > 1.0

@@ -1,6 +1,6 @@
 """AVMNIST (MNIST digits paired with spoken digits) from its image and audio arrays.
 
-On-disk layout, MultiBench's ``datasets/avmnist`` folder::
+The files read, in MultiBench's ``datasets/avmnist`` folder layout::
 
     <folder>/image/train_data.npy   (60000, 784) or (60000, 28, 28), pixels 0..255
     <folder>/image/test_data.npy    (10000, ...)
@@ -9,13 +9,15 @@ On-disk layout, MultiBench's ``datasets/avmnist`` folder::
     <folder>/train_labels.npy       (60000,) or (60000, 1), integer digits 0..9
     <folder>/test_labels.npy        (10000,)
 
-Validation is the last ``n_val`` (5,000) training samples, as MultiBench's loader does, giving
-55,000 / 5,000 / 10,000. Preprocessing (PROTOCOL.md): image / 255 (skipped if the stored images
-are already in [0, 1]) cut into 4 x 4 patches, 49 tokens of 16; audio 20 tokens of 36 MFCCs,
-z-scored per coefficient with training statistics. No masks: every sequence is full length.
+The audio arrays are the paper's own MFCC download (36 MFCCs x 20 frames per FSDD clip), put
+in place of MultiBench's: MultiBench's AVMNIST release stores the audio as 112 x 112
+spectrogram images instead, and those are refused with an explanation rather than converted.
 
-MultiBench's own AVMNIST release stores audio as 112 x 112 spectrogram images, not the 36 MFCCs
-the paper computed from the raw FSDD recordings; such arrays are refused with an explanation.
+Validation is the last ``n_val`` (5,000) training samples, as MultiBench's loader does, giving
+55,000 / 5,000 / 10,000. Preprocessing: image / 255 (skipped if the stored images are already
+in [0, 1]) cut into 4 x 4 patches, 49 tokens of 16; audio 20 tokens of 36 MFCCs, z-scored with
+training statistics per MFCC coefficient, over the sample and frame axes (as the release
+normalises its MFCC arrays). No masks: every sequence is full length.
 """
 
 from __future__ import annotations
