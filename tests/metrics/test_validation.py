@@ -110,7 +110,7 @@ def test_engine_errors():
         align_layers(layers, [B], "mutual_knn")
     with pytest.raises(ValueError, match=r"2 or more for null_mode='zscore'"):
         align_layers(layers, [B], "cka", null_permutations=1, null_mode="zscore")
-    with pytest.raises(ValueError, match=r"null_mode must be 'subtract' or 'zscore'"):
+    with pytest.raises(ValueError, match=r"null_mode must be 'subtract', 'zscore' or 'raw'"):
         align_layers(layers, [B], "cka", null_permutations=2, null_mode="ratio")
     with pytest.raises(ValueError, match=r"clamp_q must be in \(0, 1\]"):
         align_layers(layers, [B], "cka", clamp_q=1.5)

@@ -4,11 +4,19 @@ Every kernel metric here is a cosine between two flattened per-representation ``
 matrices (centred Gram, U-centred Gram, neighbour mask, masked row-centred Gram), so one code
 path serves one pair and all ``L1 x L2`` pairs: a stack of prepared matrices per side and one
 matrix product.
+
+**Accuracy.** The reductions over the ``n * n`` entries are accumulated in float64 whatever the
+compute dtype: the entries are split into chunks of :data:`CHUNK`, each chunk's products are
+summed by the matrix product in the compute dtype (BLAS), and the chunk sums are added in
+float64. Summing a 1M-entry squared norm in float32 in one go loses about 4e-5 relative
+(the float32 CKA error seen on 1024 samples); chunked, the loss is about 1e-8.
 """
 
 from __future__ import annotations
 
 import torch
+
+CHUNK = 1 << 16  # entries per float32 partial sum; partial sums are added in float64
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
@@ -16,17 +24,51 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return x @ x.T
 
 
+def rescale_pow2(x: torch.Tensor) -> torch.Tensor:
+    """``x`` times the power of two that brings ``max |x|`` into ``[0.5, 1)``, when ``max |x|``
+    is outside ``[2**-16, 2**16)``; else ``x`` itself.
+
+    For scale-invariant metrics only (CKA, kNN, SVCCA): multiplying by a power of two changes no
+    mantissa (bar entries that fall below the smallest normal number), so scores are unchanged,
+    while Grams and kernel norms of features of size 1e18 (or 1e-20) no longer overflow (or
+    underflow) the compute dtype. Features already of moderate size are left bit for bit as
+    given. ``x`` of any shape, returned in its dtype.
+    """
+    top = x.abs().amax()
+    if not bool(torch.isfinite(top)) or bool((top >= 2.0**-16) & (top < 2.0**16)) or top == 0:
+        return x
+    e = int(torch.frexp(top).exponent)  # top = m * 2**e with m in [0.5, 1)
+    half = -e // 2  # two factors, each a normal number of the dtype (|e| can reach 149)
+    return x * 2.0**half * 2.0 ** (-e - half)
+
+
 def pair_dots(stack_a: torch.Tensor, stack_b: torch.Tensor) -> torch.Tensor:
-    """All inner products of flattened matrices: ``(L1, n, n), (L2, n, n) -> (L1, L2)``."""
+    """All inner products of flattened matrices: ``(L1, n, n), (L2, n, n) -> (L1, L2)`` float64.
+
+    Chunked: products and partial sums in the stacks' dtype, the chunks' sums in float64.
+    """
     flat_a = stack_a.reshape(stack_a.shape[0], -1)  # (L1, n*n)
     flat_b = stack_b.reshape(stack_b.shape[0], -1)  # (L2, n*n)
-    return flat_a @ flat_b.T
+    if flat_a.dtype == torch.float64:
+        return flat_a @ flat_b.T
+    out = torch.zeros(
+        (flat_a.shape[0], flat_b.shape[0]), dtype=torch.float64, device=flat_a.device
+    )
+    for s in range(0, flat_a.shape[1], CHUNK):
+        out += flat_a[:, s : s + CHUNK] @ flat_b[:, s : s + CHUNK].T
+    return out
 
 
 def self_dots(stack: torch.Tensor) -> torch.Tensor:
-    """Squared Frobenius norm of each matrix: ``(L, n, n) -> (L,)``."""
+    """Squared Frobenius norm of each matrix: ``(L, n, n) -> (L,)`` float64, chunked as above."""
     flat = stack.reshape(stack.shape[0], -1)
-    return torch.linalg.vector_norm(flat, dim=1) ** 2
+    if flat.dtype == torch.float64:
+        return (flat * flat).sum(dim=1)
+    out = torch.zeros(flat.shape[0], dtype=torch.float64, device=flat.device)
+    for s in range(0, flat.shape[1], CHUNK):
+        part = flat[:, s : s + CHUNK]
+        out += (part[:, None, :] @ part[:, :, None]).reshape(-1)  # (L,) in the stack's dtype
+    return out
 
 
 def cosine_scores(
@@ -34,8 +76,8 @@ def cosine_scores(
 ) -> torch.Tensor:
     """``dots / sqrt(self_a self_b)`` in float64, 0 where either norm is 0, rounded into range.
 
-    Shapes: ``(L1, L2), (L1,), (L2,) -> (L1, L2)``. With ``clip_negative`` a negative numerator
-    (a negative unbiased HSIC) gives 0.
+    Shapes: ``(..., L1, L2), (L1,), (L2,) -> (..., L1, L2)`` (a leading axis of permutations is
+    allowed). With ``clip_negative`` a negative numerator (a negative unbiased HSIC) gives 0.
     """
     dots = dots.to(torch.float64)
     denom = torch.sqrt(self_a.to(torch.float64)[:, None] * self_b.to(torch.float64)[None, :])

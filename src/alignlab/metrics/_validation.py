@@ -74,9 +74,18 @@ def as_representation(
         raise ValueError(
             f"{name} has {n} samples; {need} at least {min_samples}. Pass more samples."
         )
+    source = t
     t = t.to(device=device if device is not None else t.device, dtype=check_dtype(dtype))
     if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())  # the sum is a cheap first test (no n x d mask)
+        if source.dtype != t.dtype and bool(torch.isfinite(source).all()):
+            top = float(source.abs().max())
+            raise ValueError(
+                f"{name} holds values up to {top:.3g}, beyond the range of {dtype} (largest "
+                f"{torch.finfo(dtype).max:.3g}): {bad} of them became Inf. Pass "
+                "dtype=torch.float64, or divide the features by a constant first (the "
+                "metrics are scale invariant)."
+            )
         raise ValueError(
             f"{name} contains {bad} NaN or Inf values; metrics need finite features. "
             "Remove or impute those samples (in both representations) first."

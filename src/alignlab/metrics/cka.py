@@ -13,6 +13,9 @@ matrix whose inner products give HSIC:
   ``[tr(K~L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1] / (n(n-3))``, in O(n^2).
 
 CKA is then ``HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))``; the normalising constants cancel.
+CKA is scale invariant, so features are first multiplied by the power of two that brings their
+largest ``|x|`` near 1 (exact): scores of features of size 1e18 or 1e-20 neither overflow nor
+underflow. HSIC is not scale invariant and is computed on the features as given.
 """
 
 from __future__ import annotations
@@ -21,15 +24,20 @@ from typing import Any, Literal
 
 import torch
 
-from alignlab.metrics._reduce import cosine_scores, gram, pair_dots, self_dots
+from alignlab.metrics._reduce import cosine_scores, gram, pair_dots, rescale_pow2, self_dots
 from alignlab.metrics._validation import check_pair
 from alignlab.metrics.preprocess import _quantile
 
 Kernel = Literal["linear", "rbf"]
 
 
-def _kernel(x: torch.Tensor, kernel: Kernel, sigma_multiple: float) -> torch.Tensor:
-    """``(n, d) -> (n, n)`` kernel matrix of the column-centred features."""
+def _kernel(
+    x: torch.Tensor, kernel: Kernel, sigma_multiple: float, rescale: bool = True
+) -> torch.Tensor:
+    """``(n, d) -> (n, n)`` kernel matrix of the column-centred features (of ``x`` times a
+    power of two bringing ``max |x|`` near 1 when ``rescale``: a scale-free kernel)."""
+    if rescale:
+        x = rescale_pow2(x)
     xc = x - x.mean(dim=0, keepdim=True)
     g = gram(xc)  # (n, n)
     if kernel == "linear":
@@ -70,16 +78,20 @@ def _u_centre(k: torch.Tensor) -> torch.Tensor:
     return u
 
 
-def _cka_matrix(x: torch.Tensor, kernel: Kernel = "linear", sigma_multiple: float = 1.0):
+def _cka_matrix(
+    x: torch.Tensor, kernel: Kernel = "linear", sigma_multiple: float = 1.0, rescale: bool = True
+):
     """Per-representation work of biased CKA: the centred kernel ``HKH``, ``(n, n)``."""
     if kernel == "linear":
-        return _kernel(x, kernel, sigma_multiple)  # x_c x_c^T is already HKH
-    return _double_centre(_kernel(x, kernel, sigma_multiple))
+        return _kernel(x, kernel, sigma_multiple, rescale)  # x_c x_c^T is already HKH
+    return _double_centre(_kernel(x, kernel, sigma_multiple, rescale))
 
 
-def _ucka_matrix(x: torch.Tensor, kernel: Kernel = "linear", sigma_multiple: float = 1.0):
+def _ucka_matrix(
+    x: torch.Tensor, kernel: Kernel = "linear", sigma_multiple: float = 1.0, rescale: bool = True
+):
     """Per-representation work of unbiased CKA: the U-centred kernel, ``(n, n)``."""
-    return _u_centre(_kernel(x, kernel, sigma_multiple))
+    return _u_centre(_kernel(x, kernel, sigma_multiple, rescale))
 
 
 def _pair_score(pa: torch.Tensor, pb: torch.Tensor, *, clip_negative: bool) -> float:
@@ -125,7 +137,8 @@ def hsic(
     n = a.shape[0]
     prepare = _ucka_matrix if unbiased else _cka_matrix
     scale = n * (n - 3) if unbiased else (n - 1) ** 2
-    pa, pb = prepare(a, kernel, sigma_multiple), prepare(b, kernel, sigma_multiple)
+    pa = prepare(a, kernel, sigma_multiple, rescale=False)
+    pb = prepare(b, kernel, sigma_multiple, rescale=False)
     return float(pair_dots(pa[None], pb[None])[0, 0]) / scale
 
 

@@ -7,7 +7,9 @@ of ``(-<x_i, x_j>, j)``, on the similarities as computed (``x @ x.T`` in the req
 dtype). Two implementations that rank the same similarity values with this rule agree exactly;
 note that a matrix product may round equal inner products (say, of duplicate samples)
 differently by an ulp depending on their position, which then decides the order instead.
-Mutual kNN is computed from integer overlap counts.
+Mutual kNN is computed from integer overlap counts. Features are first multiplied by the power
+of two that brings their largest ``|x|`` near 1: exact, so rankings and ties are unchanged, and
+features of size 1e18 or 1e-20 do not overflow or underflow the similarities.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import torch
 
-from alignlab.metrics._reduce import cosine_scores, gram, pair_dots, self_dots
+from alignlab.metrics._reduce import cosine_scores, gram, pair_dots, rescale_pow2, self_dots
 from alignlab.metrics._validation import as_representation, check_k, check_pair
 
 
@@ -46,7 +48,7 @@ def _knn_mask(x: torch.Tensor, k: int) -> torch.Tensor:
     Overlap counts come from products of these masks as 0/1 floats; the counts are exact
     integers while ``n * k < 2**24`` in float32 (:func:`_count_dtype` switches to float64).
     """
-    return _knn_mask_from_sim(gram(x), k, overwrite=True)
+    return _knn_mask_from_sim(gram(rescale_pow2(x)), k, overwrite=True)
 
 
 def _count_dtype(n: int, k: int, dtype: torch.dtype) -> torch.dtype:
@@ -56,7 +58,7 @@ def _count_dtype(n: int, k: int, dtype: torch.dtype) -> torch.dtype:
 
 def _cknna_matrix(x: torch.Tensor, k: int) -> torch.Tensor:
     """Per-representation work of CKNNA: ``mask * (K - row means of K)``, ``(n, n)``."""
-    g = gram(x)  # (n, n)
+    g = gram(rescale_pow2(x))  # (n, n)
     mask = _knn_mask_from_sim(g, k)
     return (g - g.mean(dim=1, keepdim=True)) * mask
 
@@ -79,7 +81,7 @@ def nearest_neighbors(x: Any, k: int, *, dtype: torch.dtype = torch.float32) -> 
     """
     x = as_representation(x, "x", dtype=dtype)
     k = check_k(k, x.shape[0])
-    sim = gram(x)
+    sim = gram(rescale_pow2(x))
     mask = _knn_mask_from_sim(sim, k)
     idx = mask.nonzero()[:, 1].reshape(-1, k)  # (n, k), increasing index within each row
     order = torch.sort(-sim.gather(1, idx), dim=1, stable=True).indices

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from alignlab.metrics.calibration import LayerMaxNull
+
 
 def _jsonable(m: np.ndarray) -> list:
     """Nested lists with non-finite entries (possible z-scores) as None, for strict JSON."""
@@ -18,8 +20,10 @@ def _jsonable(m: np.ndarray) -> list:
 class LayerAlignment:
     """Scores of every layer pair of two models, and the best pair.
 
-    ``matrix[i, j]`` scores layer ``labels_a[i]`` of A against ``labels_b[j]`` of B (null-
-    calibrated when a null was asked for; ``raw`` keeps the uncalibrated scores).
+    ``matrix[i, j]`` scores layer ``labels_a[i]`` of A against ``labels_b[j]`` of B (per-pair
+    null-calibrated when a null was asked for with ``null_mode`` "subtract" or "zscore"; ``raw``
+    keeps the uncalibrated scores). With a null, ``layer_max`` compares the best raw score with
+    the null of the maximum over all pairs (:class:`alignlab.metrics.LayerMaxNull`).
     """
 
     metric: str
@@ -34,6 +38,8 @@ class LayerAlignment:
     null_std: np.ndarray | None = None  # (L1, L2) their standard deviation (ddof 1)
     null_mode: str | None = None
     null_permutations: int = 0
+    layer_max: LayerMaxNull | None = None  # the best raw pair against the null of the maximum
+    chance: np.ndarray | None = None  # (L1, L2) exact mean score of a random pairing, if known
 
     @property
     def best_pair(self) -> tuple[int, int]:
@@ -69,4 +75,8 @@ class LayerAlignment:
                 "mean": _jsonable(self.null_mean),
                 "std": _jsonable(self.null_std),
             }
+        if self.layer_max is not None:
+            out["layer_max"] = self.layer_max.to_dict()
+        if self.chance is not None:
+            out["chance"] = _jsonable(self.chance)
         return out

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from alignlab.metrics._reduce import rescale_pow2
 from alignlab.metrics._validation import check_fraction, check_pair
 
 
@@ -19,6 +20,7 @@ def _svcca_basis(x: torch.Tensor, keep_variance: float = 0.99) -> torch.Tensor:
     ``r`` is the smallest number of directions whose variance reaches ``keep_variance`` of the
     total, and never more than the numerical rank.
     """
+    x = rescale_pow2(x)  # exact; keeps the SVD of huge or tiny features in range
     xc = x - x.mean(dim=0, keepdim=True)
     u, s, _ = torch.linalg.svd(xc, full_matrices=False)  # u (n, m), s (m,)
     var = s.to(torch.float64) ** 2
