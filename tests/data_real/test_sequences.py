@@ -40,3 +40,10 @@ def test_patchify_is_a_permutation_of_pixels():
     assert tokens.shape == (2, 49, 16)
     np.testing.assert_array_equal(np.sort(tokens.reshape(2, -1)), np.sort(images.reshape(2, -1)))
     np.testing.assert_array_equal(tokens[1, 13].reshape(4, 4), images[1, 4:8, 24:28])
+
+
+def test_masked_stats_without_a_floor_keep_tiny_stds_but_not_zero():
+    x = np.array([[[0.0, 5.0], [2e-8, 5.0]]])
+    mean, std = masked_stats(x, None, floor=0.0)
+    assert std.tolist() == [1e-8, 1.0] and mean.tolist() == [1e-8, 5.0]
+    assert masked_stats(x, None)[1].tolist() == [1.0, 1.0]  # the default floor of 1e-6
