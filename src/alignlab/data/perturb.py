@@ -1,6 +1,6 @@
 """Uniqueness by perturbation: delete caption characters, replace image pixels by noise.
 
-At level ``p`` (percent, 0..100), as PROTOCOL.md and the paper's release do it:
+At level ``p`` (percent, 0..100), as docs/protocol.md and the paper's release do it:
 
 - text: delete ``int(len(text) * p / 100)`` characters (Unicode code points) at positions
   drawn uniformly without replacement;

@@ -1,6 +1,6 @@
 """The synthetic multimodal data of the paper's section 3, as its release generates them.
 
-Generative story (PROTOCOL.md, "Synthetic data"; defaults are the protocol's values):
+Generative story (docs/protocol.md, "Synthetic data"; defaults are the protocol's values):
 
 1. Bits. ``x_c`` (8 shared bits), ``x_u1`` and ``x_u2`` (4 bits each), all i.i.d. uniform.
    Modality 1 is ``[x_c, x_u1]`` and modality 2 is ``[x_c, x_u2]`` (12 features each).

@@ -7,7 +7,7 @@ One class, :class:`SequenceEncoder`, serves both of the paper's encoders (append
   (AVMNIST: 49 tokens of 4 x 4 = 16 pixels), so a ViT here is the same network on patch tokens
   with a learned [cls] token and learned position embeddings; ``kind="vit"`` only names it.
 
-Architecture (PROTOCOL.md, "MultiBench"), for inputs ``x`` of shape (n, T, F)::
+Architecture (docs/protocol.md, "MultiBench"), for inputs ``x`` of shape (n, T, F)::
 
     h = Linear(F, F)(x)                                    # embedding size = input size F
     h = [cls; h] + pos          ([cls] only with pooling="cls"; pos is (T (+1), F), learned)
