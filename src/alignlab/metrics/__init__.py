@@ -5,6 +5,9 @@ by default, ``dtype=torch.float64`` on request; a Python float back):
 :func:`cka`, :func:`rbf_cka`, :func:`unbiased_cka`, :func:`mutual_knn`, :func:`cknna`,
 :func:`svcca`, and :func:`hsic`. All layer pairs of two models: :func:`align_layers`.
 What each metric is (direction, symmetry, invariances, range): :func:`get_metric`.
+Is a score above chance: ``align_layers(..., null_permutations=200)`` gives the permutation
+null of every pair and of the best pair (:class:`LayerMaxNull`); :func:`chance_level` the
+closed-form chance score where one exists (mutual kNN: ``k / (n - 1)``).
 
 >>> import torch
 >>> x = torch.randn(100, 16, generator=torch.Generator().manual_seed(0))
@@ -12,6 +15,7 @@ What each metric is (direction, symmetry, invariances, range): :func:`get_metric
 (1.0, 1.0)
 """
 
+from alignlab.metrics.calibration import LayerMaxNull, chance_level
 from alignlab.metrics.cka import cka, hsic, rbf_cka, unbiased_cka
 from alignlab.metrics.engine import align_layers
 from alignlab.metrics.knn import cknna, mutual_knn, nearest_neighbors
@@ -23,9 +27,11 @@ from alignlab.metrics.svcca import svcca
 __all__ = [
     "INVARIANCES",
     "LayerAlignment",
+    "LayerMaxNull",
     "MetricInfo",
     "align_layers",
     "centre",
+    "chance_level",
     "cka",
     "cknna",
     "clamp_layers",

@@ -9,14 +9,14 @@ matrix product.
 compute dtype: the entries are split into chunks of :data:`CHUNK`, each chunk's products are
 summed by the matrix product in the compute dtype (BLAS), and the chunk sums are added in
 float64. Summing a 1M-entry squared norm in float32 in one go loses about 4e-5 relative
-(the float32 CKA error seen on 1024 samples); chunked, the loss is about 1e-8.
+(the float32 CKA error seen on 1024 samples); chunked, about 1e-8.
 """
 
 from __future__ import annotations
 
 import torch
 
-CHUNK = 1 << 16  # entries per float32 partial sum; partial sums are added in float64
+CHUNK = 1 << 12  # entries per partial sum in the compute dtype; partial sums are added in float64
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
@@ -51,9 +51,7 @@ def pair_dots(stack_a: torch.Tensor, stack_b: torch.Tensor) -> torch.Tensor:
     flat_b = stack_b.reshape(stack_b.shape[0], -1)  # (L2, n*n)
     if flat_a.dtype == torch.float64:
         return flat_a @ flat_b.T
-    out = torch.zeros(
-        (flat_a.shape[0], flat_b.shape[0]), dtype=torch.float64, device=flat_a.device
-    )
+    out = torch.zeros((flat_a.shape[0], flat_b.shape[0]), dtype=torch.float64, device=flat_a.device)
     for s in range(0, flat_a.shape[1], CHUNK):
         out += flat_a[:, s : s + CHUNK] @ flat_b[:, s : s + CHUNK].T
     return out
@@ -66,8 +64,8 @@ def self_dots(stack: torch.Tensor) -> torch.Tensor:
         return (flat * flat).sum(dim=1)
     out = torch.zeros(flat.shape[0], dtype=torch.float64, device=flat.device)
     for s in range(0, flat.shape[1], CHUNK):
-        part = flat[:, s : s + CHUNK]
-        out += (part[:, None, :] @ part[:, :, None]).reshape(-1)  # (L,) in the stack's dtype
+        part = flat[:, s : s + CHUNK]  # (L, CHUNK), squared and summed in float64
+        out += torch.linalg.vector_norm(part, dim=1, dtype=torch.float64) ** 2
     return out
 
 
