@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alignlab.analysis.verdict import TRACKS
 from alignlab.data.synthetic import SyntheticConfig, build_synthetic
-from alignlab.experiments.diagnostic import DiagnosticSettings, diagnose
+from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
+from alignlab.studies.diagnostic.verdict import TRACKS
 
 HEADER = "## Diagnostic verdict accuracy (bench/diagnostic_verdicts.py)"
 RESULTS = Path(__file__).with_name("RESULTS.md")

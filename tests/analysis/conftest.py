@@ -38,21 +38,21 @@ def synthetic_alignments(
                             perf = 0.95 - 0.04 * u - 0.01 * dphi + 0.01 * d
                             rows.append(
                                 {"key": f"{metric}-{d1}-{u}-{dphi}-{d}-{s}", "u": u, "dphi": dphi,
-                                 "metric": metric, "depth1": d1, "seed1": s, "depth2": d,
-                                 "seed2": s, "score": score + rng.normal(0, noise),
-                                 "layer1": 1, "layer2": d, "perf1": 0.9 - 0.03 * u,
-                                 "perf2": perf + rng.normal(0, noise / 2)}
+                                 "metric": metric, "depth_a": d1, "seed_a": s, "depth_b": d,
+                                 "seed_b": s, "score": score + rng.normal(0, noise),
+                                 "layer_a": 1, "layer_b": d, "perf_a": 0.9 - 0.03 * u,
+                                 "perf_b": perf + rng.normal(0, noise / 2)}
                             )  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def synthetic_models(alignments: pd.DataFrame) -> pd.DataFrame:
     """A models table consistent with ``alignments`` (modality 2 only, plus modality 1)."""
-    m2 = alignments.drop_duplicates(["u", "dphi", "depth2", "seed2"])
+    m2 = alignments.drop_duplicates(["u", "dphi", "depth_b", "seed_b"])
     rows = [
-        {"key": f"m2-{r.u}-{r.dphi}-{r.depth2}-{r.seed2}", "study": "synthetic", "u": r.u,
-         "r": 8 - r.u, "dphi": r.dphi, "modality": 2, "depth": r.depth2, "seed": r.seed2,
-         "lr": 0.01, "wd": 0.0, "val_score": r.perf2, "test_score": r.perf2, "best_epoch": 3,
+        {"key": f"m2-{r.u}-{r.dphi}-{r.depth_b}-{r.seed_b}", "study": "synthetic", "u": r.u,
+         "r": 8 - r.u, "dphi": r.dphi, "modality": "x2", "depth": r.depth_b, "seed": r.seed_b,
+         "lr": 0.01, "wd": 0.0, "val_score": r.perf_b, "test_score": r.perf_b, "best_epoch": 3,
          "epochs": 5, "diverged": False, "selected": True}
         for r in m2.itertuples()
     ]  # fmt: skip
@@ -77,7 +77,7 @@ def write_run(
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``make_run(drop=("perf2",), **table_options)`` writes a run and returns it."""
+    """Factory: ``make_run(drop=("perf_b",), **table_options)`` writes a run and returns it."""
 
     def make(name: str = "run", drop: Iterable[str] = (), **options) -> Path:
         alignments = synthetic_alignments(**options)

@@ -12,7 +12,7 @@ US, DPHIS, DEPTHS, SEEDS = range(9), (1, 3, 5, 7, 9), (1, 2, 3, 4), (0, 1, 2)
 
 def known_table() -> pd.DataFrame:
     """score = 1 - u/10 - dphi/100 + depth/100 + seed/1000, except at U = 8 where it does not
-    depend on depth; perf2 = depth + seed/1000 (so every depth-performance correlation is 1)."""
+    depend on depth; perf_b = depth + seed/1000 (so every depth-performance correlation is 1)."""
     rows = []
     for u in US:
         for dphi in DPHIS:
@@ -21,8 +21,8 @@ def known_table() -> pd.DataFrame:
                     depth_term = 0.0 if u == 8 else d / 100
                     score = 1 - u / 10 - dphi / 100 + depth_term + s / 1000
                     rows.append(
-                        {"u": u, "dphi": dphi, "metric": "unbiased_cka", "depth1": 1, "seed1": s,
-                         "depth2": d, "seed2": s, "score": score, "perf2": d + s / 1000}
+                        {"u": u, "dphi": dphi, "metric": "unbiased_cka", "depth_a": 1, "seed_a": s,
+                         "depth_b": d, "seed_b": s, "score": score, "perf_b": d + s / 1000}
                     )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -51,7 +51,7 @@ def test_select_points_refuses_unknown_metric_and_depth(alignments_table):
 
 def test_select_points_averages_modality1_seeds():
     table = known_table()
-    other = table.assign(seed1=table["seed1"] + 10, score=table["score"] + 0.1)
+    other = table.assign(seed1=table["seed_a"] + 10, score=table["score"] + 0.1)
     p = fd.select_points(pd.concat([table, other]))
     assert len(p.frame) == len(table)
     assert p.frame["score"].to_numpy() == pytest.approx(
@@ -65,7 +65,7 @@ def test_max_alignment_known_answer(points):
     for row in m.itertuples():
         deepest = 0.0 if row.u == 8 else 0.04
         assert row.max_score == pytest.approx(1 - row.u / 10 - row.dphi / 100 + deepest + 0.002)
-        assert row.seed2 == 2 and row.n == 12
+        assert row.seed_b == 2 and row.n == 12
     assert m.loc[m.u == 8, "max_score"].gt(0).all()  # the U = 8 maximum is filled
 
 
@@ -88,7 +88,7 @@ def test_max_trends_fall_with_u_and_dphi(points):
 def test_seed_mean_alignment(points):
     mean = fd.seed_mean_alignment(points)
     assert len(mean) == len(US) * len(DPHIS) * len(DEPTHS)
-    row = mean[(mean.u == 2) & (mean.depth2 == 3) & (mean.dphi == 5)].iloc[0]
+    row = mean[(mean.u == 2) & (mean.depth_b == 3) & (mean.dphi == 5)].iloc[0]
     assert row.score == pytest.approx(1 - 0.2 - 0.05 + 0.03 + 0.001) and row.n_seeds == 3
 
 
@@ -101,7 +101,7 @@ def test_correlation_table_known_answer(points):
     dp = c[c.kind == fd.DEPTH_PERFORMANCE]
     assert dp["value"].astype(float).to_numpy() == pytest.approx(1.0)
     ap = c[(c.kind == fd.ALIGNMENT_PERFORMANCE) & (c.method == "spearman")]
-    assert ap["seed2"].isna().all() and (ap["n"] == 12).all()
+    assert ap["seed_b"].isna().all() and (ap["n"] == 12).all()
     assert ap.loc[ap.u < 8, "value"].astype(float).to_numpy() == pytest.approx(1.0)
     ad = c[(c.kind == fd.ALIGNMENT_DEPTH) & (c.u == 8)]
     assert ad["value"].isna().all() and (ad["reason"] == "x is constant").all()
@@ -109,10 +109,10 @@ def test_correlation_table_known_answer(points):
 
 def test_deepest_encoder(points):
     deep = fd.deepest_encoder(points)
-    assert len(deep) == len(US) * len(DPHIS) and (deep["depth2"] == 4).all()
+    assert len(deep) == len(US) * len(DPHIS) and (deep["depth_b"] == 4).all()
     row = deep[(deep.u == 1) & (deep.dphi == 9)].iloc[0]
     assert row.score == pytest.approx(1 - 0.1 - 0.09 + 0.04 + 0.001)
-    assert row.perf2 == pytest.approx(4.001) and row.n_seeds == 3
+    assert row.perf_b == pytest.approx(4.001) and row.n_seeds == 3
 
 
 def test_scatter_points_pick_paper_dphis(points):

@@ -62,7 +62,7 @@ def test_heatmaps_show_the_seed_means(alignments):
     panels = visible_axes(fig)
     assert len(panels) == 9
     mean = fd.seed_mean_alignment(fd.select_points(alignments, "mutual_knn", 2))
-    u4 = mean[mean.u == 4].pivot(index="depth2", columns="dphi", values="score").to_numpy()
+    u4 = mean[mean.u == 4].pivot(index="depth_b", columns="dphi", values="score").to_numpy()
     np.testing.assert_allclose(np.ma.getdata(panels[4].images[0].get_array()), u4)
 
 
@@ -84,10 +84,10 @@ def test_scatter_rows_are_the_paper_dphis(alignments):
 
 @pytest.mark.parametrize("make", NEED_PERFORMANCE, ids=lambda f: f.__name__)
 def test_missing_performance_is_named(make, alignments):
-    with pytest.raises(MissingColumnsError, match=r"needs column\(s\) perf2"):
-        make(alignments.drop(columns="perf2"))
+    with pytest.raises(MissingColumnsError, match=r"needs column\(s\) perf_b"):
+        make(alignments.drop(columns="perf_b"))
 
 
 @pytest.mark.parametrize("make", ALL_FIGURES[:3], ids=lambda f: f.__name__)
 def test_alignment_figures_do_not_need_performance(make, alignments):
-    assert isinstance(make(alignments.drop(columns="perf2")), Figure)
+    assert isinstance(make(alignments.drop(columns="perf_b")), Figure)

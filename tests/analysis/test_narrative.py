@@ -35,8 +35,8 @@ def test_findings_when_alignment_falls_with_uniqueness(alignments_table):
 
 def test_findings_when_alignment_rises_with_uniqueness(alignments_table):
     table = alignments_table(us=[0, 2, 4, 6, 8])
-    table["score"] = 0.2 + 0.05 * table["u"] + 0.001 * table["depth2"]
-    table["perf2"] = 1 - table["score"] + 0.0001 * table["seed2"]  # runs against alignment
+    table["score"] = 0.2 + 0.05 * table["u"] + 0.001 * table["depth_b"]
+    table["perf_b"] = 1 - table["score"] + 0.0001 * table["seed_b"]  # runs against alignment
     _, text = analyse(table)
     joined = "\n".join(text)
     assert "Maximum alignment rises with uniqueness at every D_phi" in joined

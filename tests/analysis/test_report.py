@@ -40,11 +40,11 @@ def test_report_writes_its_tables(small_report):
     summary = (tables / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("u,max_score,max_dphi,max_depth2,n_points")
     assert "ap_spearman_value" in summary[0] and len(summary) == 10
-    assert (tables / "correlations.csv").read_text().startswith("kind,u,dphi,seed2,method")
+    assert (tables / "correlations.csv").read_text().startswith("kind,u,dphi,seed_b,method")
 
 
 def test_missing_performance_skips_only_the_figures_that_need_it(make_run):
-    run = make_run(drop=("perf2",), us=(0, 4, 8), dphis=(1, 5, 9), depths=(1, 2, 3))
+    run = make_run(drop=("perf_b",), us=(0, 4, 8), dphis=(1, 5, 9), depths=(1, 2, 3))
     page = write_report(run, n_boot=50).read_text()
     skipped = re.findall(r"<li>([^<]*) skipped: ([^<]*)</li>", page)
     assert {title for title, _ in skipped} == {
@@ -53,10 +53,10 @@ def test_missing_performance_skips_only_the_figures_that_need_it(make_run):
         "Alignment vs performance",
     }
     assert all(
-        "needs column(s) perf2, missing from tables/alignments.parquet" in r for _, r in skipped
+        "needs column(s) perf_b, missing from tables/alignments.parquet" in r for _, r in skipped
     )
     assert page.count("<img ") == 3
-    assert "tables/alignments.parquet lacks column(s) perf2" in page
+    assert "tables/alignments.parquet lacks column(s) perf_b" in page
     assert not (run / "report" / "figures" / "correlation_boxes.png").exists()
 
 

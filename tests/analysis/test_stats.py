@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from alignlab.analysis.stats import Correlation, correlation, median_ci
+from alignlab.stats import Correlation, correlation, median_ci
 
 TOL = 1e-9
 

@@ -33,10 +33,12 @@ def test_empty_results_are_refused(tmp_path, run_writer):
 
 
 def test_missing_columns_and_files_become_notes(tmp_path, run_writer, alignments_table):
-    root = run_writer(tmp_path / "run", alignments_table(us=[0]).drop(columns=["perf2", "layer1"]))
+    root = run_writer(
+        tmp_path / "run", alignments_table(us=[0]).drop(columns=["perf_b", "layer_a"])
+    )
     (root / "environment.json").unlink()
     run = t.load_run(root)
-    assert "tables/alignments.parquet lacks column(s) layer1, perf2" in run.notes
+    assert "tables/alignments.parquet lacks column(s) layer_a, perf_b" in run.notes
     assert any("environment.json is missing" in n for n in run.notes)
     assert any("models.parquet is missing" in n for n in run.notes)
     assert run.environment == {}
@@ -55,5 +57,5 @@ def test_unfinished_run_is_read_from_job_files(tmp_path, alignments_table):
 
 
 def test_require_columns_names_what_is_missing():
-    with pytest.raises(t.MissingColumnsError, match=r"fig needs column\(s\) perf2, score"):
-        t.require_columns(pd.DataFrame({"u": [1]}), ["u", "perf2", "score"], "fig")
+    with pytest.raises(t.MissingColumnsError, match=r"fig needs column\(s\) perf_b, score"):
+        t.require_columns(pd.DataFrame({"u": [1]}), ["u", "perf_b", "score"], "fig")

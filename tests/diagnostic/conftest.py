@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alignlab.data.synthetic import SyntheticConfig, build_synthetic
-from alignlab.experiments.diagnostic import DiagnosticSettings, diagnose
+from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
 
 TINY = dict(
     max_depth=3, seeds=2, lrs=(1e-2,), wds=(0.0,), epochs=3, n_align=128,

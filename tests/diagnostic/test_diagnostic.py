@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from alignlab.analysis.verdict import TRACKS
-from alignlab.experiments.diagnostic import DiagnosticSettings, diagnose
+from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
+from alignlab.studies.diagnostic.verdict import TRACKS
 
 from .conftest import TINY, synthetic_arrays
 

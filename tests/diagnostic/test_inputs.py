@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from alignlab.experiments import diagnostic as diag
-from alignlab.experiments.diagnostic_inputs import (
+from alignlab.studies.diagnostic import pipeline as diag
+from alignlab.studies.diagnostic.inputs import (
     MIN_SPLIT,
     check_inputs,
     load_array,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from alignlab.analysis.stats import Correlation
-from alignlab.analysis.verdict import (
+from alignlab.stats import Correlation
+from alignlab.studies.diagnostic.verdict import (
     ANTI,
     MIXED,
     NO_RELATION,

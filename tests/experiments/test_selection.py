@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from alignlab.experiments.synthetic_jobs import select_hyperparameters
+from alignlab.studies.synthetic.jobs import select_hyperparameters
 
 
 def _models(val_of, test_of=lambda *a: 0.5):
@@ -68,3 +68,35 @@ def test_a_setting_whose_members_all_diverged_is_never_chosen():
 
     selected = select_hyperparameters(_models(val), "per_modality")
     assert set(_models(val)[selected]["lr"]) == {1e-3}
+
+
+def _partly_diverged(modality_column):
+    """Setting A: 4 of 5 seeds diverged (NaN), 1 at 0.9; setting B: 5 seeds at 0.6."""
+    rows = [dict(lr=1e-2, wd=0.0, seed=s, val_score=0.9 if s == 0 else np.nan) for s in range(5)]
+    rows += [dict(lr=1e-3, wd=0.0, seed=s, val_score=0.6) for s in range(5)]
+    return pd.DataFrame(rows).assign(**modality_column)
+
+
+def test_one_rule_in_every_study_a_diverged_member_counts_as_a_failure():
+    from alignlab.experiments.selection import select_hyperparameters as shared
+    from alignlab.studies.multibench.jobs import select_hyperparameters as multibench
+
+    synthetic = _partly_diverged({"u": 0, "modality": "x2", "dphi": 1, "depth": 1})
+    mb = _partly_diverged({"modality": "text"})
+    for picked in (
+        select_hyperparameters(synthetic, "per_modality"),
+        select_hyperparameters(synthetic, "per_cell"),
+        multibench(mb),
+        shared(mb, ["modality"]),  # the diagnostic's call
+    ):
+        # the mean of A counting failures as 0 is 0.18 < 0.6: the steady setting wins
+        assert picked.tolist() == [False] * 5 + [True] * 5
+
+
+def test_a_diverged_member_is_worse_than_any_finite_score_when_failure_is_minus_inf():
+    from alignlab.experiments.selection import select_hyperparameters as shared
+
+    mb = _partly_diverged({"modality": "text"})
+    mb.loc[5:, "val_score"] = -5.0  # e.g. a negative loss: 0 would be a good score here
+    picked = shared(mb, ["modality"], failure_score=-np.inf)
+    assert picked.tolist() == [False] * 5 + [True] * 5

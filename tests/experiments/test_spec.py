@@ -3,12 +3,13 @@
 import pytest
 from pydantic import ValidationError
 
-from alignlab.experiments import SyntheticStudySpec, load_preset, resolve_spec
-from alignlab.experiments.spec import apply_overrides
+from alignlab.experiments import resolve_spec
+from alignlab.experiments.spec import apply_overrides, load_preset
+from alignlab.studies.synthetic import SyntheticStudySpec
 
 
 def test_paper_preset_is_the_protocol():
-    spec = SyntheticStudySpec.model_validate(load_preset("paper"))
+    spec = SyntheticStudySpec.model_validate(load_preset("synthetic", "paper"))
     assert spec.uniqueness == list(range(9))
     assert spec.dphi == list(range(1, 11))
     assert spec.depths2 == list(range(1, 11))
@@ -22,7 +23,7 @@ def test_paper_preset_is_the_protocol():
 
 
 def test_quick_preset_is_a_smaller_grid_of_the_same_study():
-    quick = resolve_spec("quick")
+    quick = resolve_spec(SyntheticStudySpec, "quick")
     paper = SyntheticStudySpec()
     assert set(quick.uniqueness) <= set(paper.uniqueness)
     assert 0 in quick.uniqueness and 8 in quick.uniqueness
@@ -63,7 +64,7 @@ def test_aligned_depths_must_be_trained():
 
 
 def test_overrides_parse_yaml_values_and_reach_the_spec():
-    spec = resolve_spec("quick", overrides=["epochs2=7", "seeds=[3, 1]"])
+    spec = resolve_spec(SyntheticStudySpec, "quick", overrides=["epochs2=7", "seeds=[3, 1]"])
     assert spec.epochs2 == 7 and spec.seeds == [1, 3]
     with pytest.raises(ValueError, match="must look like field=value"):
         apply_overrides({}, ["epochs2"])
@@ -72,13 +73,13 @@ def test_overrides_parse_yaml_values_and_reach_the_spec():
 def test_spec_file_yaml_and_toml(tmp_path):
     (tmp_path / "a.yaml").write_text("epochs1: 3\nseeds: [0]\n")
     (tmp_path / "b.toml").write_text("epochs1 = 3\nseeds = [0]\n")
-    a = resolve_spec(config=tmp_path / "a.yaml")
-    b = resolve_spec(config=tmp_path / "b.toml")
+    a = resolve_spec(SyntheticStudySpec, config=tmp_path / "a.yaml")
+    b = resolve_spec(SyntheticStudySpec, config=tmp_path / "b.toml")
     assert a == b and a.epochs1 == 3
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        resolve_spec(config=tmp_path / "missing.yaml")
+        resolve_spec(SyntheticStudySpec, config=tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="either --preset or --config"):
-        resolve_spec("quick", tmp_path / "a.yaml")
+        resolve_spec(SyntheticStudySpec, "quick", tmp_path / "a.yaml")
 
 
 def test_fingerprint_changes_with_every_field():

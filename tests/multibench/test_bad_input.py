@@ -6,9 +6,9 @@ from typer.testing import CliRunner
 
 from alignlab.cli import app
 from alignlab.data import Split
-from alignlab.experiments import ExecutorConfig
-from alignlab.experiments.multibench_data import StudyData, check_study_data, from_paired
-from alignlab.experiments.multibench_study import MultiBenchStudySpec, run_multibench
+from alignlab.experiments import ExecutorConfig, run_study
+from alignlab.studies.multibench import MultiBenchStudySpec
+from alignlab.studies.multibench.data import StudyData, check_study_data, from_paired
 
 from .conftest import MOSI_SIZES, SPLIT_SIZES, affective_raw, toy_paired
 
@@ -48,8 +48,8 @@ def test_bad_pickles_fail_before_training(mosi_pickle, tmp_path, fault, message)
         raw["train"]["audio"] = raw["train"]["audio"][:-3]
     elif fault == "rank":  # text without its time axis
         raw["test"]["text"] = raw["test"]["text"][:, 0]
-    else:  # labels of the wrong shape for a regression target
-        raw["train"]["labels"] = raw["train"]["labels"].reshape(-1, 1, 1).repeat(2, axis=2)
+    else:  # labels (N, 2): no released file holds those
+        raw["train"]["labels"] = raw["train"]["labels"].reshape(-1, 1).repeat(2, axis=1)
     run = tmp_path / "run"
     result = _run([str(run), "--dataset", "mosi", "--data", str(mosi_pickle(raw)), *TINY])
     assert result.exit_code == 2, result.output
@@ -119,11 +119,11 @@ def test_python_api_refuses_bad_data_before_touching_the_run_dir(tmp_path):
     )  # fmt: skip
     spec = MultiBenchStudySpec(dataset="toy", depths=[1], epochs=1, device="cpu")
     with pytest.raises(ValueError, match=r"x must be a sequence batch of shape \(n, T, F\)"):
-        run_multibench(spec, tmp_path / "run", ExecutorConfig(workers=1, quiet=True), data=bad)
+        run_study(spec, tmp_path / "run", ExecutorConfig(workers=1, quiet=True), data=bad)
     assert not (tmp_path / "run").exists()
     with pytest.raises(ValueError, match="modalities"):
         MultiBenchStudySpec(modalities=["text"])
     labels = type(data)(train=data.train, val=data.val, test=Split(data.test.x1, data.test.x2,
                         torch.full((6,), 5)), task="classification", n_classes=3)  # fmt: skip
     with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
-        run_multibench(spec, tmp_path / "run", ExecutorConfig(workers=1, quiet=True), data=labels)
+        run_study(spec, tmp_path / "run", ExecutorConfig(workers=1, quiet=True), data=labels)

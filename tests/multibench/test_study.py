@@ -8,20 +8,23 @@ from scipy import stats
 
 from alignlab.analysis.report import write_report
 from alignlab.data.multibench import prepare_affective
-from alignlab.experiments import ExecutorConfig, RunStore, run_status
-from alignlab.experiments.multibench_data import from_paired
-from alignlab.experiments.multibench_study import (
-    MultiBenchStudySpec,
-    paper_value,
-    resolve_multibench_spec,
-    run_multibench,
-)
+from alignlab.experiments import ExecutorConfig, RunStore, resolve_spec, run_status, run_study
 from alignlab.metrics import align_layers, clamp_layers
 from alignlab.models.population_transformer import PopulationTransformer
+from alignlab.studies.multibench import MultiBenchStudySpec, paper_value
+from alignlab.studies.multibench.data import from_paired
 
 from .conftest import MOSI_SIZES, SPLIT_SIZES, affective_raw, toy_paired
 
 LOCAL = ExecutorConfig(workers=1, quiet=True)
+
+
+def run_multibench(spec, run_dir, executor=None, data=None):
+    return run_study(spec, run_dir, executor, data=data)
+
+
+def resolve_multibench_spec(preset=None, config=None, overrides=(), fields=None):
+    return resolve_spec(MultiBenchStudySpec, preset, config, overrides, fields)
 
 
 def small_spec(**fields) -> MultiBenchStudySpec:
@@ -39,7 +42,7 @@ def toy_run(tmp_path_factory):
 
 def test_tables_hold_every_model_and_pair(toy_run):
     run, out, _ = toy_run
-    assert out.trained_now == 4 and out.aligned_now == 2
+    assert out.jobs_run == {"train": 4, "align": 2}
     models = out.models
     assert len(models) == 2 * 2 * 2 * 2  # modalities x depths x seeds x lrs
     chosen = models[models["selected"]]
@@ -53,7 +56,7 @@ def test_tables_hold_every_model_and_pair(toy_run):
                 "spearman", "n", "paper_value"}  # fmt: skip
     assert expected <= set(table.columns) and len(table) == 2
     assert set(zip(table["modality_a"], table["column"], strict=True)) == {("a", "b"), ("b", "a")}
-    for name in ("mb_models", "mb_alignments", "mb_table1"):
+    for name in ("models", "alignments", "table1"):
         assert (run / "tables" / f"{name}.parquet").is_file()
     assert table["paper_value"].isna().all()  # no published value for a toy dataset
 
@@ -103,13 +106,13 @@ def test_table1_matches_a_direct_computation(toy_run):
 def test_rerun_resumes_and_another_spec_is_refused(toy_run):
     run, out, data = toy_run
     again = run_multibench(small_spec(), run, LOCAL, data=data)
-    assert again.trained_now == 0 and again.aligned_now == 0
+    assert again.jobs_run == {"train": 0, "align": 0}
     pd.testing.assert_frame_equal(again.table1, out.table1)
     with pytest.raises(FileExistsError, match="different spec"):
         run_multibench(small_spec(epochs=4), run, LOCAL, data=data)
     status = run_status(run)
     assert status.study == "multibench" and status.finished
-    assert status.phases["train"][0] == 4 and status.phases["table1"][0] == 2
+    assert status.phases["train"][0] == 4 and status.phases["align"][0] == 2
 
 
 def test_report_has_table1_and_scatter(toy_run):
@@ -119,7 +122,7 @@ def test_report_has_table1_and_scatter(toy_run):
     assert "Table 1" in page and 'id="table1"' in page and "paper r" in page
     for name in ("mb_alignment_vs_performance", "mb_performance_by_depth"):
         assert (index.parent / "figures" / f"{name}.png").is_file()
-    assert (index.parent / "tables" / "mb_table1.csv").is_file()
+    assert (index.parent / "tables" / "table1.csv").is_file()
     with pytest.raises(ValueError, match="apply to the synthetic study"):
         write_report(run, metric="mutual_knn")
 

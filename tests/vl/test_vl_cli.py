@@ -37,39 +37,39 @@ def finished(tmp_path_factory, vision_models, language_models, folder_data):
 
 def test_run_writes_the_tables(finished, vision_models, language_models):
     run_dir, result = finished
-    align = pd.read_parquet(run_dir / "tables" / "vl_alignments.parquet")
-    lang = pd.read_parquet(run_dir / "tables" / "vl_language.parquet")
-    models = pd.read_parquet(run_dir / "tables" / "vl_models.parquet")
+    align = pd.read_parquet(run_dir / "tables" / "alignments.parquet")
+    lang = pd.read_parquet(run_dir / "tables" / "language.parquet")
+    models = pd.read_parquet(run_dir / "tables" / "models.parquet")
     assert len(align) == 3 * len(vision_models) * len(language_models)
     assert sorted(align["level"].unique()) == [0, 25, 50]
     assert align["score"].between(0, 1).all() and (align["n"] == 20).all()
     matrix = align["matrix"].iloc[0]
     assert len(matrix) == 2 + 1  # two blocks + the concatenation (protocol default)
-    assert {"concat", "0", "1"} >= set(align["layer_v"])
+    assert {"concat", "0", "1"} >= set(align["layer_a"])
     assert len(lang) == 3 * len(language_models)
     assert (lang.groupby("language")["bpb_mean"].apply(lambda s: s.is_monotonic_increasing)).all()
     assert set(models["kind"]) == {"vision", "language"} and (models["n_params"] > 0).all()
     spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
     assert spec["study"] == "vl" and spec["levels"] == [0, 25, 50] and spec["k"] == 10
-    assert "Best alignment over language models" in result.output
+    assert "best mutual kNN over language models" in result.output
+    assert align["key"].is_unique and (align["modality_a"] == "vision").all()
 
 
 def test_rerun_resumes_without_work(finished, vision_models, language_models, folder_data):
     run_dir, _ = finished
     again = run_vl(run_dir, vision_models, language_models, folder_data, "--levels", "0,25,50")
     assert again.exit_code == 0, again.output
-    assert "extracted 0 (model, level) feature set(s) and aligned 0 level(s)" in again.output
+    assert "ran 0 extract, 0 align, 0 language job(s)" in again.output
 
 
 def test_features_are_cached_across_runs(tmp_path, vision_models, language_models, folder_data):
     lms = language_models[:1]
     first = run_vl(tmp_path / "a", vision_models[:1], lms, folder_data, "--levels", "0,50")
     second = run_vl(
-        tmp_path / "b", vision_models[:1], lms, folder_data, "--levels", "0,50", "--k", "5"
+        tmp_path / "b", vision_models[:1], lms, folder_data, "--levels", "0,50", "--set", "k=5"
     )
     assert first.exit_code == 0 and second.exit_code == 0, second.output
-    assert "extracted 0 (model, level)" in second.output  # same models, data and levels
-    assert "aligned 2 level(s)" in second.output
+    assert "ran 0 extract, 2 align, 2 language job(s)" in second.output  # same features
 
 
 def test_report_has_the_vl_figures(finished):
@@ -110,7 +110,7 @@ def test_bad_image_fails_or_is_skipped(tmp_path, pairs, vision_models, language_
     models = (vision_models[:1], language_models[:1])
     failed = run_vl(tmp_path / "r1", *models, data, "--levels", "0")
     assert failed.exit_code == 2 and "img_007.png cannot be decoded" in failed.output
-    skipped = run_vl(tmp_path / "r2", *models, data, "--levels", "0", "--on-bad-image", "skip")
+    skipped = run_vl(tmp_path / "r2", *models, data, "--levels", "0", "--set", "on_bad_image=skip")
     assert skipped.exit_code == 0, skipped.output
     assert "19 pairs" in skipped.output
     runner.invoke(app, ["report", str(tmp_path / "r2")])
@@ -122,8 +122,8 @@ def test_bad_image_fails_or_is_skipped(tmp_path, pairs, vision_models, language_
     [
         (["--levels", "0,120"], "percents in 0..100"),
         (["--levels", "0,a"], "integers separated by commas"),
-        (["--bpb", "median"], "bpb"),
-        (["--k", "30"], "k = 30 must be smaller than the number of pairs, 20"),
+        (["--set", "bpb=median"], "bpb"),
+        (["--set", "k=30"], "k = 30 must be smaller than the number of pairs, 20"),
         (["--device", "gpu"], "device must be cpu, cuda, cuda:N or auto"),
     ],
 )

@@ -23,7 +23,6 @@ from alignlab.analysis.performance_figures import (
     fig_deepest_alignment_vs_performance,
 )
 from alignlab.analysis.report import write_report
-from alignlab.analysis.stats import Correlation, Median, correlation, median_ci
 from alignlab.analysis.synthetic_figures import (
     fig_alignment_heatmaps,
     fig_alignment_vs_heterogeneity,
@@ -36,6 +35,7 @@ from alignlab.analysis.tables import (
     RunTables,
     load_run,
 )
+from alignlab.stats import Correlation, Median, correlation, median_ci
 
 __all__ = [
     "Correlation",

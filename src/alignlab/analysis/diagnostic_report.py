@@ -20,8 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from alignlab.analysis.figures import figure_bytes
-from alignlab.analysis.report import CSS, _atomic_write
-from alignlab.analysis.verdict import MIN_RHO
+from alignlab.analysis.page import CSS, _atomic_write
 
 EXTRA_CSS = """
 .verdict { font-size: 1.15em; padding: 0.6em 0.9em; border-left: 6px solid #888;
@@ -154,7 +153,7 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
         "below 0; <b>no reliable relation</b> otherwise; <b>too few models</b> when the "
         "correlation is undefined. The paper finds alignment tracking performance when the "
         "modalities share the task's information (redundancy) and not when each holds its own "
-        f"(uniqueness). Default threshold: {MIN_RHO}. See docs/diagnostic.md.</p>"
+        f"(uniqueness). See docs/diagnostic.md.</p>"
     )
     settings = [[k, json.dumps(v)] for k, v in r["settings"].items()]
     parts.append("<h2>Settings</h2>" + _table(["setting", "value"], settings, "settings"))
@@ -173,7 +172,7 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
 def write_diagnostic_report(result: Any, out_dir: str | Path) -> Path:
     """Write ``out_dir/index.html`` and ``out_dir/models.csv``; return the page's path.
 
-    ``result`` is a :class:`~alignlab.experiments.diagnostic_result.DiagnosticResult` or its
+    ``result`` is a :class:`~alignlab.studies.diagnostic.result.DiagnosticResult` or its
     ``to_dict()`` mapping (e.g. read back from the diagnostic's JSON).
     """
     r = result.to_dict() if hasattr(result, "to_dict") else dict(result)

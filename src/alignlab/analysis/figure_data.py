@@ -2,7 +2,7 @@
 
 Every function takes the alignments table (columns in :mod:`alignlab.analysis.tables`) and a
 metric and modality-1 depth to analyse. The vocabulary of the figures: alignment = ``score``,
-performance = ``perf2`` (test accuracy of the modality-2 encoder), D_enc = ``depth2``,
+performance = ``perf_b`` (test accuracy of the modality-2 encoder), D_enc = ``depth_b``,
 seeds = ``seed2``, U = ``u``, D_phi = ``dphi``.
 
 One point is one modality-2 encoder (D_enc, seed) in one (U, D_phi) cell. When the table holds
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alignlab.analysis import tables as t
-from alignlab.analysis.stats import Method, correlation
+from alignlab.stats import Method, correlation
 
 PAPER_DPHI_PANELS = (1, 3, 5, 7, 9)  # D_phi panels of the alignment-vs-U figure
 PAPER_SCATTER_DPHIS = (3, 6, 9)  # D_phi values of the alignment-vs-performance scatters
@@ -33,8 +33,8 @@ class Points:
     """The points of one metric and modality-1 depth.
 
     ``frame`` has one row per (u, dphi, depth2, seed2) with ``score`` and, when the table has
-    it, ``perf2``; ``metric`` and ``depth1`` say what was selected (``depth1`` is None when the
-    table has no ``depth1`` column).
+    it, ``perf_b``; ``metric`` and ``depth_a`` say what was selected (``depth_a`` is None when the
+    table has no ``depth_a`` column).
     """
 
     frame: pd.DataFrame
@@ -51,8 +51,8 @@ def select_points(
 ) -> Points:
     """Rows of one metric and modality-1 depth, one per (u, dphi, depth2, seed2).
 
-    ``metric`` defaults to ``unbiased_cka``, or the first metric present; ``depth1`` defaults
-    to the smallest present. ``needs`` names extra columns (for example ``perf2``) that the
+    ``metric`` defaults to ``unbiased_cka``, or the first metric present; ``depth_a`` defaults
+    to the smallest present. ``needs`` names extra columns (for example ``perf_b``) that the
     caller requires; missing ones raise :class:`~alignlab.analysis.tables.MissingColumnsError`.
     """
     t.require_columns(alignments, [*POINT_KEYS, t.SCORE, *needs], what)

@@ -7,7 +7,7 @@ Same page shell as the other reports (:mod:`alignlab.analysis.report`)::
     report/tables/mb_table1.csv, mb_training.csv
 
 Inputs are the run's tables ``mb_table1``, ``mb_alignments`` and ``mb_models``
-(:mod:`alignlab.experiments.multibench_study`). Performance is test accuracy, or sign accuracy
+(:mod:`alignlab.studies.multibench.study`). Performance is test accuracy, or sign accuracy
 for regression; a positive correlation means the better modality-b models are the ones more
 aligned with modality a's best model.
 """
@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from alignlab.analysis import tables as t
 from alignlab.analysis.figures import RenderedFigure
-from alignlab.analysis.report import (
+from alignlab.analysis.page import (
     _atomic_write,
     _environment_html,
     _figures_section_html,
@@ -217,12 +217,12 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
     out = Path(out_dir).expanduser() if out_dir else root / "report"
     notes: list[str] = []
     read = {}
-    for name in ("mb_table1", "mb_alignments", "mb_models"):
+    for name in ("table1", "alignments", "models"):
         path = root / "tables" / f"{name}.parquet"
         read[name] = pd.read_parquet(path) if path.is_file() else None
         if read[name] is None:
             notes.append(f"tables/{name}.parquet is missing")
-    table, alignments, models = read["mb_table1"], read["mb_alignments"], read["mb_models"]
+    table, alignments, models = read["table1"], read["alignments"], read["models"]
     if table is None or table.empty:
         raise FileNotFoundError(
             f"no MultiBench results in {root}: tables/mb_table1.parquet is missing or empty; "
@@ -230,7 +230,7 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
         )
     display = table1_display(table)
     training = training_table(models) if models is not None else None
-    for name, frame in (("mb_table1", table), ("mb_training", training)):
+    for name, frame in (("table1", table), ("mb_training", training)):
         if frame is not None:
             _atomic_write(out / "tables" / f"{name}.csv", frame.to_csv(index=False).encode())
     empty = pd.DataFrame()

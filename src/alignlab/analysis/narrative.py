@@ -11,7 +11,7 @@ import pandas as pd
 
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
-from alignlab.analysis.stats import Correlation, Median, median_ci
+from alignlab.stats import Correlation, Median, median_ci
 
 TREND_METHOD = "spearman"
 
@@ -22,7 +22,7 @@ def summary_by_u(
     """One row per uniqueness level.
 
     Columns: ``u``; ``max_score`` and where it is (``max_dphi``, ``max_depth2``); ``n_points``;
-    and, when performance is present, :class:`~alignlab.analysis.stats.Median` objects:
+    and, when performance is present, :class:`~alignlab.stats.Median` objects:
 
     - ``ap_spearman``, ``ap_pearson``: median over D_phi of the pooled corr(alignment,
       performance) of each D_phi, with a percentile bootstrap interval of that median

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
-from alignlab.analysis.stats import Method, correlation
 from alignlab.analysis.synthetic_figures import (
     CMAP,
     colorbar,
@@ -20,6 +19,7 @@ from alignlab.analysis.synthetic_figures import (
     points_of,
     suptitle,
 )
+from alignlab.stats import Method, correlation
 
 
 def fig_deepest_alignment_vs_performance(

@@ -12,45 +12,25 @@ Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from alignlab._io import atomic_write_bytes
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
 from alignlab.analysis.figures import RenderedFigure, render_figures
 from alignlab.analysis.narrative import findings, summary_by_u
-from alignlab.analysis.stats import Median
-
-CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
-       color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #444; } pre { background: #f7f7f7; padding: 0.8em;
-overflow-x: auto; } .skipped { color: #8a4b00; } .muted { color: #666; font-size: 0.9em; }
-"""
-
-# Marks <body data-images-ok="loaded/total"> once the page has loaded; the page needs no script.
-IMAGE_CHECK = """
-window.addEventListener("load", function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute("data-images-ok", ok + "/" + imgs.length);
-});
-"""
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    atomic_write_bytes(path, data)
+from alignlab.analysis.page import (
+    _atomic_write,
+    _environment_html,
+    _figures_section_html,
+    _html_document,
+    _table_html,
+    _write_figure_files,
+)
+from alignlab.stats import Median
 
 
 def _flat(summary: pd.DataFrame) -> pd.DataFrame:
@@ -83,15 +63,6 @@ def _summary_html(summary: pd.DataFrame) -> str:
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _table_html(frame: pd.DataFrame, table_id: str) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def training_summary(models: pd.DataFrame) -> pd.DataFrame:
     """Per (u, modality): the selected (lr, wd), models trained, diverged, mean test score."""
     t.require_columns(
@@ -109,32 +80,6 @@ def training_summary(models: pd.DataFrame) -> pd.DataFrame:
                      "models": len(g), "diverged": diverged, "mean test score (selected)":
                      f"{score:.3f}"})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _figures_section_html(figures: list[RenderedFigure], notes: list[str]) -> list[str]:
-    """The Figures section, then the figures that were skipped (with why) and any notes."""
-    parts = ["<h2>Figures</h2>", *(_figure_html(f) for f in figures)]
-    skipped = [f for f in figures if f.png is None]
-    if skipped or notes:
-        parts.append('<h2 id="skipped">Skipped figures and notes</h2><ul class="skipped">')
-        parts += [
-            f"<li>{html.escape(f.title)} skipped: {html.escape(f.reason)}</li>" for f in skipped
-        ]
-        parts += [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"]
-    return parts
-
-
-def _figure_html(fig: RenderedFigure) -> str:
-    if fig.png is None:
-        return ""
-    data = base64.b64encode(fig.png).decode()
-    return (
-        f'<figure id="fig-{fig.name}"><h3>{html.escape(fig.title)}</h3>'
-        f'<img src="data:image/png;base64,{data}" alt="{html.escape(fig.title)}">'
-        f"<figcaption>{html.escape(fig.caption)} "
-        f'<a href="figures/{fig.name}.png">PNG</a> · <a href="figures/{fig.name}.svg">SVG</a>'
-        "</figcaption></figure>"
-    )
 
 
 def _page(
@@ -181,37 +126,6 @@ def _page(
     return _html_document(title, parts)
 
 
-def _environment_html(environment: dict) -> str:
-    """The ``Environment`` section: one row per key of ``environment.json``."""
-    env = pd.DataFrame(
-        [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in environment.items()],
-        columns=["key", "value"],
-    )
-    return "<h2>Environment</h2>" + _table_html(env, "environment")
-
-
-def _html_document(title: str, parts: list[str]) -> str:
-    """The self-contained page around ``parts`` (HTML fragments, in order)."""
-    body = "\n".join(parts)
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-        f"<script>{IMAGE_CHECK}</script></head>\n<body>\n{body}\n</body></html>\n"
-    )
-
-
-def _write_figure_files(out: Path, figures: list[RenderedFigure]) -> None:
-    """``out/figures/<name>.png`` and ``.svg`` of every drawn figure; stale ones removed."""
-    for fig in figures:
-        for ext in ("png", "svg"):
-            path = out / "figures" / f"{fig.name}.{ext}"
-            data = getattr(fig, ext)
-            if data is None:
-                path.unlink(missing_ok=True)  # no stale figure from an earlier report
-            else:
-                _atomic_write(path, data)
-
-
 def write_report(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -239,35 +153,25 @@ def write_report(
     A run whose ``spec.yaml`` says ``study: vl`` gets the vision-language report instead
     (:func:`alignlab.analysis.vl_report.write_vl_report`), and ``study: multibench`` the
     Table 1 report (:func:`alignlab.analysis.multibench_report.write_multibench_report`);
-    ``metric`` and ``depth1`` must then be left unset.
+    ``metric`` and ``depth_a`` must then be left unset.
 
     Raises
     ------
     FileNotFoundError
         ``run_dir`` holds no alignment results.
     ValueError
-        ``metric`` or ``depth1`` is not in the results.
+        ``metric`` or ``depth_a`` is not in the results.
     """
     if method not in ("spearman", "pearson"):
         raise ValueError(f"method must be spearman or pearson, got {method!r}")
-    if _spec_field(run_dir, "study") == "vl":  # the vision-language study has its own report
-        from alignlab.analysis.vl_report import write_vl_report
-
-        if metric not in (None, "mutual_knn") or depth1 is not None:
-            raise ValueError(
-                "metric and depth1 (--metric, --depth1) apply to the synthetic study; a "
-                "vision-language run has mutual_knn only and no encoder depths"
-            )
-        return write_vl_report(run_dir, out_dir, method=method, n_boot=n_boot)
-    if _spec_field(run_dir, "study") == "multibench":  # Table 1 has its own report
-        from alignlab.analysis.multibench_report import write_multibench_report
-
+    study = _spec_field(run_dir, "study") or "synthetic"
+    if study != "synthetic":
         if metric is not None or depth1 is not None:
             raise ValueError(
                 "metric and depth1 (--metric, --depth1) apply to the synthetic study; a "
-                "MultiBench run's metric is in its spec and it aligns every depth"
+                f"{study} run's metric is in its spec"
             )
-        return write_multibench_report(run_dir, out_dir)
+        return _other_study_report(str(study), run_dir, out_dir, method, n_boot)
     run = t.load_run(run_dir)
     out = Path(out_dir).expanduser() if out_dir else run.run_dir / "report"
     notes = list(run.notes)
@@ -316,3 +220,19 @@ def _spec_field(run_dir: str | Path, name: str) -> object:
     except yaml.YAMLError:
         return None
     return spec.get(name) if isinstance(spec, dict) else None
+
+
+def _other_study_report(study: str, run_dir, out_dir, method: str, n_boot: int) -> Path:
+    """The report of a study other than the synthetic one: its own section where it has one,
+    else every table of the run (:mod:`alignlab.analysis.tables_report`)."""
+    if study == "vl":
+        from alignlab.analysis.vl_report import write_vl_report
+
+        return write_vl_report(run_dir, out_dir, method=method, n_boot=n_boot)
+    if study == "multibench":
+        from alignlab.analysis.multibench_report import write_multibench_report
+
+        return write_multibench_report(run_dir, out_dir)
+    from alignlab.analysis.tables_report import write_tables_report
+
+    return write_tables_report(run_dir, out_dir)

@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
-from alignlab.analysis.stats import Method, correlation
+from alignlab.stats import Method, correlation
 
 PANEL = (2.6, 2.2)  # inches per panel
 DPI = 100

@@ -3,7 +3,7 @@
 A run directory ``RUN_DIR`` holds::
 
     spec.yaml                    the resolved study spec (shown verbatim in the report)
-    environment.json             versions, machine and timing of the run
+    environment.json             versions, machine and timing of every run
     tables/models.parquet        one row per trained model (columns ``MODEL_COLUMNS``)
     tables/alignments.parquet    one row per aligned encoder pair and metric (``ALIGNMENT_COLUMNS``)
 
@@ -43,15 +43,15 @@ MODEL_COLUMNS += (BEST_EPOCH, EPOCHS, DIVERGED, SELECTED)
 
 # -- alignments.parquet: one row per aligned encoder pair and metric --------------------------
 METRIC = "metric"
-DEPTH1 = "depth1"  # modality-1 encoder depth
-SEED1 = "seed1"
-DEPTH2 = "depth2"  # modality-2 encoder depth, D_enc
-SEED2 = "seed2"
+DEPTH1 = "depth_a"  # modality-1 (reference) encoder depth
+SEED1 = "seed_a"
+DEPTH2 = "depth_b"  # modality-2 encoder depth, D_enc
+SEED2 = "seed_b"
 SCORE = "score"  # alignment: max over layer pairs
-LAYER1 = "layer1"
-LAYER2 = "layer2"
-PERF1 = "perf1"  # test accuracy of the modality-1 model
-PERF2 = "perf2"  # test accuracy of the modality-2 model: "performance" in the figures
+LAYER1 = "layer_a"  # 0-based
+LAYER2 = "layer_b"
+PERF1 = "perf_a"  # test accuracy of the modality-1 model
+PERF2 = "perf_b"  # test accuracy of the modality-2 model: "performance" in the figures
 MATRIX = "matrix"  # layer x layer scores; optional
 ALIGNMENT_COLUMNS = (KEY, U, DPHI, METRIC, DEPTH1, SEED1, DEPTH2, SEED2, SCORE, LAYER1, LAYER2)
 ALIGNMENT_COLUMNS += (PERF1, PERF2)

@@ -17,8 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from alignlab.analysis import tables as t
-from alignlab.analysis.stats import METHODS, SYMBOL, Method, correlation
 from alignlab.analysis.synthetic_figures import grid, panel_title
+from alignlab.stats import METHODS, SYMBOL, Method, correlation
 
 ALIGNMENTS_FILE = "tables/vl_alignments.parquet"
 LANGUAGE_FILE = "tables/vl_language.parquet"
@@ -66,7 +66,7 @@ def uniqueness_trends(alignments: pd.DataFrame, n_boot: int = 1000) -> pd.DataFr
 
     One row per vision model with ``language = "max"`` (the maximum over language models at
     each level, against the level) and one per (vision, language) pair. Columns: ``vision``,
-    ``language``, then the fields of :class:`~alignlab.analysis.stats.Correlation`.
+    ``language``, then the fields of :class:`~alignlab.stats.Correlation`.
     """
     rows = []
     best = max_by_level(alignments)

@@ -19,7 +19,7 @@ import yaml
 from alignlab.analysis import tables as t
 from alignlab.analysis import vl_figures as vf
 from alignlab.analysis.figures import RenderedFigure, figure_bytes
-from alignlab.analysis.report import (
+from alignlab.analysis.page import (
     _atomic_write,
     _environment_html,
     _figures_section_html,
@@ -150,9 +150,9 @@ def write_vl_report(
     spec_text = spec_path.read_text() if spec_path.is_file() else None
     spec = yaml.safe_load(spec_text or "") or {}
     bpb = spec.get("bpb", "mean") if isinstance(spec, dict) else "mean"
-    alignments = _read(root, "vl_alignments", notes)
-    language = _read(root, "vl_language", notes)
-    models = _read(root, "vl_models", notes)
+    alignments = _read(root, "alignments", notes)
+    language = _read(root, "language", notes)
+    models = _read(root, "models", notes)
     if alignments is None or alignments.empty:
         raise FileNotFoundError(
             f"no vision-language results in {root}: tables/vl_alignments.parquet is missing or "

@@ -1,9 +1,9 @@
-"""Typed specs of the synthetic study: what to train, how, and what to measure.
+"""The spec contract shared by every study: typed, validated, hashed, saved with the results.
 
 A spec is plain typed data (pydantic, unknown keys refused) with a default and a reason for each
-field. It loads from YAML or TOML, takes ``field=value`` overrides from the command line, and is
-saved, resolved, beside every result. Two presets ship with the package: ``paper`` (the protocol
-of ``PROTOCOL.md``, all of it) and ``quick`` (the same grid, small enough for a 2-core laptop).
+field. Every study's spec subclasses :class:`StudySpec`; it loads from a shipped preset
+(``presets/<study>_<name>.yaml``) or a YAML/TOML file, takes ``field=value`` overrides from the
+command line, and is saved, resolved, beside every result.
 """
 
 from __future__ import annotations
@@ -13,12 +13,34 @@ import json
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SPEC_FORMAT = 1  # bump when the meaning of a stored result changes
+STORE_FORMAT = 2  # bump when the meaning of stored rows changes: older run directories are refused
+
+
+class StudySpec(BaseModel):
+    """Base of every study's spec: frozen, unknown keys refused, hashed into a fingerprint.
+
+    Subclasses declare ``study: Literal["name"]`` and their fields. ``not_hashed`` names fields
+    that do not change results (a data path whose content is hashed instead, a device).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    not_hashed: ClassVar[frozenset[str]] = frozenset()
+
+    def fingerprint(self, data_key: str | None = None) -> str:
+        """Hash of everything that determines the results (16 hex characters): the store format,
+        the spec (less ``not_hashed``) and, where given, the fingerprint of the data's content."""
+        fields = self.model_dump(mode="json", exclude=set(self.not_hashed))
+        return stable_hash({"format": STORE_FORMAT, "spec": fields, "data": data_key})
+
+    def to_yaml(self) -> str:
+        """The resolved spec as YAML, every field written out."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
 class MetricSpec(BaseModel):
@@ -40,137 +62,13 @@ class MetricSpec(BaseModel):
         return self
 
     @property
-    def label(self) -> str:
-        """Name used in result tables, for example ``mutual_knn`` (k is stored beside it)."""
-        return self.name
+    def params(self) -> dict[str, int]:
+        """Keyword arguments of the metric, for example ``{"k": 100}``."""
+        return {} if self.k is None else {"k": self.k}
 
 
-class SyntheticStudySpec(BaseModel):
-    """The controlled synthetic study: redundancy, uniqueness and heterogeneity."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    study: Literal["synthetic"] = Field("synthetic", description="Which study this spec runs.")
-    uniqueness: list[int] = Field(
-        list(range(9)), description="Uniqueness levels U = 8 - r; labels depend on U only."
-    )
-    dphi: list[int] = Field(
-        list(range(1, 11)), description="Depths of the heterogeneity transform of modality 2."
-    )
-    transform: Literal["paper", "invertible"] = Field(
-        "paper", description="Heterogeneity transform: the published one, or an invertible one."
-    )
-    depths1: list[int] = Field(
-        list(range(1, 11)), description="Encoder depths trained for modality 1."
-    )
-    depths2: list[int] = Field(
-        list(range(1, 11)), description="Encoder depths trained for modality 2 (D_enc)."
-    )
-    align_depths1: list[int] = Field(
-        [1, 2, 3], description="Modality-1 depths that modality-2 encoders are aligned against."
-    )
-    lrs: list[float] = Field(
-        [1e-3, 5e-3, 1e-2, 5e-2], description="AdamW learning rates searched (protocol grid)."
-    )
-    wds: list[float] = Field(
-        [0.0, 1e-4, 1e-3, 1e-2, 1e-1], description="AdamW weight decays searched."
-    )
-    selection: Literal["per_modality", "per_cell"] = Field(
-        "per_modality",
-        description="One (lr, wd) per (U, modality) by mean validation accuracy over all cells "
-        "(protocol), or one per (U, modality, D_phi, depth).",
-    )
-    epochs1: int = Field(50, ge=1, description="Training epochs for modality 1.")
-    epochs2: int = Field(300, ge=1, description="Training epochs for the transformed modality 2.")
-    batch_size: int = Field(512, ge=1, description="Mini-batch size.")
-    grad_clip: float = Field(8.0, gt=0, description="Per-model gradient-norm clip.")
-    seeds: list[int] = Field([0, 1, 2, 3, 4], description="Training seeds (5 in the paper).")
-    n_samples: int = Field(65536, ge=64, description="Samples generated (all 2^16 bit states).")
-    data_seed: int = Field(
-        0, description="Seed of the stratified split (labels follow the release's stream)."
-    )
-    metrics: list[MetricSpec] = Field(
-        [MetricSpec(name="unbiased_cka"), MetricSpec(name="mutual_knn", k=100)],
-        description="Alignment metrics (protocol: unbiased CKA and mutual kNN, k = 100).",
-    )
-    n_align: int = Field(512, ge=8, description="Paired test samples used for alignment.")
-    normalize: bool = Field(True, description="L2-normalise each sample's features first.")
-
-    @field_validator("uniqueness")
-    @classmethod
-    def _uniqueness_range(cls, v: list[int]) -> list[int]:
-        bad = [u for u in v if not 0 <= u <= 8]
-        if bad:
-            raise ValueError(f"uniqueness levels must be in 0..8, got {bad}")
-        return _sorted_unique(v, "uniqueness")
-
-    @field_validator("dphi")
-    @classmethod
-    def _dphi_range(cls, v: list[int]) -> list[int]:
-        bad = [d for d in v if d < 0]
-        if bad:
-            raise ValueError(f"dphi values must be >= 0, got {bad}")
-        return _sorted_unique(v, "dphi")
-
-    @field_validator("depths1", "depths2", "align_depths1")
-    @classmethod
-    def _depth_range(cls, v: list[int]) -> list[int]:
-        bad = [d for d in v if d < 1]
-        if bad:
-            raise ValueError(f"encoder depths must be >= 1, got {bad}")
-        return _sorted_unique(v, "depths")
-
-    @field_validator("lrs")
-    @classmethod
-    def _positive_lrs(cls, v: list[float]) -> list[float]:
-        if not v or any(lr <= 0 for lr in v):
-            raise ValueError(f"learning rates must be a non-empty list of values > 0, got {v}")
-        return v
-
-    @field_validator("wds")
-    @classmethod
-    def _nonnegative_wds(cls, v: list[float]) -> list[float]:
-        if not v or any(wd < 0 for wd in v):
-            raise ValueError(f"weight decays must be a non-empty list of values >= 0, got {v}")
-        return v
-
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v: list[int]) -> list[int]:
-        return _sorted_unique(v, "seeds")
-
-    @field_validator("metrics")
-    @classmethod
-    def _metrics(cls, v: list[MetricSpec]) -> list[MetricSpec]:
-        names = [m.name for m in v]
-        if not v or len(set(names)) != len(names):
-            raise ValueError(f"metrics must be a non-empty list of distinct names, got {names}")
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SyntheticStudySpec:
-        missing = sorted(set(self.align_depths1) - set(self.depths1))
-        if missing:
-            raise ValueError(
-                f"align_depths1 {missing} are not trained; add them to depths1 or remove them"
-            )
-        for m in self.metrics:
-            if m.k is not None and m.k >= self.n_align:
-                raise ValueError(
-                    f"metric {m.name}: k = {m.k} must be smaller than n_align = {self.n_align}"
-                )
-        return self
-
-    def fingerprint(self) -> str:
-        """Hash of everything that determines the results (16 hex characters)."""
-        return stable_hash({"format": SPEC_FORMAT, **self.model_dump(mode="json")})
-
-    def to_yaml(self) -> str:
-        """The resolved spec as YAML, every field written out."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-def _sorted_unique(values: list[int], name: str) -> list[int]:
+def sorted_unique(values: list[int], name: str) -> list[int]:
+    """``values`` sorted without repeats; a ValueError naming ``name`` when empty."""
     if not values:
         raise ValueError(f"{name} must not be empty")
     return sorted(set(values))
@@ -186,28 +84,58 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-PRESETS = ("quick", "paper")
+def preset_names(study: str) -> list[str]:
+    """The presets shipped for ``study`` (``presets/<study>_<name>.yaml``), sorted."""
+    folder = resources.files("alignlab.presets")
+    prefix = f"{study}_"
+    return sorted(
+        p.name[len(prefix) : -len(".yaml")]
+        for p in folder.iterdir()
+        if p.name.startswith(prefix) and p.name.endswith(".yaml")
+    )
 
 
-def load_preset(name: str) -> dict[str, Any]:
-    """The raw mapping of a shipped preset (``quick`` or ``paper``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    text = resources.files("alignlab.presets").joinpath(f"synthetic_{name}.yaml").read_text()
-    return yaml.safe_load(text) or {}
+def load_preset(study: str, name: str) -> dict[str, Any]:
+    """The raw mapping of a shipped preset of ``study``."""
+    names = preset_names(study)
+    if name not in names:
+        choices = ", ".join(names) or "none"
+        raise ValueError(f"unknown preset {name!r} for the {study} study; choose one of {choices}")
+    text = resources.files("alignlab.presets").joinpath(f"{study}_{name}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    return {k: v for k, v in data.items() if k != "expected_minutes"}
+
+
+def preset_expected_minutes(study: str, name: str) -> float | None:
+    """The preset's expected wall time on 2 cores (its ``expected_minutes`` entry; None where
+    it depends on the models or was not measured)."""
+    if name not in preset_names(study):
+        return None
+    text = resources.files("alignlab.presets").joinpath(f"{study}_{name}.yaml").read_text()
+    value = (yaml.safe_load(text) or {}).get("expected_minutes")
+    return None if value is None else float(value)
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) spec file."""
-    path = Path(path)
-    if not path.is_file():
+    path = Path(path).expanduser()
+    if not path.exists():
         raise FileNotFoundError(f"spec file {path} does not exist")
-    if path.suffix in (".yaml", ".yml"):
-        data = yaml.safe_load(path.read_text())
-    elif path.suffix == ".toml":
-        data = tomllib.loads(path.read_text())
-    else:
+    if not path.is_file():
+        raise ValueError(f"spec file {path} is not a file")
+    if path.suffix not in (".yaml", ".yml", ".toml"):
         raise ValueError(f"spec file {path} must end in .yaml, .yml or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"spec file {path} is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(
+            f"spec file {path} is not valid {path.suffix[1:].upper()}: {first}"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(f"spec file {path} must hold a mapping of field: value")
     return data
@@ -224,15 +152,55 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         field, sep, value = item.partition("=")
         if not sep or not field.strip():
             raise ValueError(f"override {item!r} must look like field=value, for example epochs2=5")
-        out[field.strip()] = yaml.safe_load(value)
+        try:
+            out[field.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(
+                f"override {item!r}: {value!r} is not a valid value; quote lists as '[0, 1]'"
+            ) from None
     return out
 
 
 def resolve_spec(
-    preset: str | None = None, config: str | Path | None = None, overrides: list[str] = ()
-) -> SyntheticStudySpec:
-    """Build the spec from a preset or a file (not both), then apply overrides."""
+    spec_type: type[StudySpec],
+    preset: str | None = None,
+    config: str | Path | None = None,
+    overrides: list[str] = (),
+    fields: dict[str, Any] | None = None,
+) -> StudySpec:
+    """A study's spec: a shipped preset (default ``quick``) or a spec file (not both), then
+    ``fields`` (values as given, e.g. from command-line options), then ``field=value``
+    overrides (values parsed as YAML).
+
+    >>> from alignlab.studies.synthetic.spec import SyntheticStudySpec
+    >>> resolve_spec(SyntheticStudySpec, "quick", overrides=["epochs2=3"]).epochs2
+    3
+    """
     if preset and config:
         raise ValueError("give either --preset or --config, not both")
-    data = load_spec_file(config) if config else load_preset(preset or "quick")
-    return SyntheticStudySpec.model_validate(apply_overrides(data, list(overrides)))
+    study = _study_name(spec_type)
+    data = load_spec_file(config) if config else load_preset(study, preset or "quick")
+    found = data.get("study", study)
+    if found != study:
+        raise ValueError(f"spec is for the {found!r} study; this command runs {study!r}")
+    data = {**data, **(fields or {})}
+    return spec_type.model_validate(apply_overrides(data, list(overrides)))
+
+
+def _study_name(spec_type: type[StudySpec]) -> str:
+    return spec_type.model_fields["study"].default
+
+
+__all__ = [
+    "MetricSpec",
+    "STORE_FORMAT",
+    "StudySpec",
+    "apply_overrides",
+    "load_preset",
+    "load_spec_file",
+    "preset_expected_minutes",
+    "preset_names",
+    "resolve_spec",
+    "sorted_unique",
+    "stable_hash",
+]

@@ -2,11 +2,13 @@
 
 Layout of ``RUN_DIR``::
 
-    spec.yaml              the resolved spec, written when the run starts
-    environment.json       versions, machine and timing of the run
+    run.json               the claim: store format, study, fingerprint and spec (one file)
+    spec.yaml              the resolved spec, a readable copy of the one in run.json
+    environment.json       versions, machine, and the start, end and duration of every run
     jobs/<phase>/<key>.parquet   the rows of one finished job (its presence means "done")
     jobs/<phase>/<key>.pt        the job's tensors (best-checkpoint weights), when it has any
     tables/<name>.parquet  all finished jobs' rows, one table per phase, assembled at the end
+    README.md              what each of these files is
 
 Every file is written to a temporary name in the same folder and renamed into place, so a crash
 or Ctrl-C leaves either the whole file or none of it. The job's Parquet file is renamed last, so a
@@ -23,11 +25,12 @@ from typing import Any
 
 import pandas as pd
 import torch
-import yaml
 
 from alignlab import _io
+from alignlab.experiments.spec import STORE_FORMAT
 
 TABLE_OF_PHASE = {"train": "models", "align": "alignments"}
+CLAIM = "run.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -59,45 +62,73 @@ class RunStore:
     def __init__(self, run_dir: str | Path) -> None:
         self.root = Path(run_dir).expanduser()
 
-    # -- the spec ---------------------------------------------------------------------------
+    # -- the claim and the spec ----------------------------------------------------------
     @property
     def spec_path(self) -> Path:
         return self.root / "spec.yaml"
 
+    def claim(self) -> dict[str, Any] | None:
+        """The run's claim (``format``, ``study``, ``fingerprint``, ``spec``), or None when the
+        directory holds no alignlab run."""
+        path = self.root / CLAIM
+        if not path.is_file():
+            return None
+        try:
+            claim = json.loads(path.read_text())
+        except ValueError:
+            raise ValueError(f"{path} is not valid JSON; it was not written by alignlab") from None
+        if not isinstance(claim, dict) or "fingerprint" not in claim:
+            raise ValueError(f"{path} is not an alignlab run claim")
+        return claim
+
     def stored_spec(self) -> dict[str, Any] | None:
         """The spec mapping the run was started with, or None for a new run directory."""
-        if not self.spec_path.is_file():
-            return None
-        return yaml.safe_load(self.spec_path.read_text())
+        claim = self.claim()
+        return None if claim is None else claim["spec"]
 
-    def open_for(self, spec_yaml: str, fingerprint: str) -> bool:
-        """Claim the run directory for a spec; True when resuming an earlier run of it.
+    def open_for(self, study: str, spec: dict[str, Any], spec_yaml: str, fingerprint: str) -> bool:
+        """Claim the run directory for a spec in one atomic step; True when resuming.
+
+        The claim is one file renamed into place, so a crash leaves the directory either
+        unclaimed (and the same command starts it) or claimed (and it resumes).
 
         Raises
         ------
         FileExistsError
-            The directory holds a run of a different spec: results are never mixed.
+            The directory holds a run of a different spec or store format, or other files.
         """
-        marker = self.root / "fingerprint"
-        if marker.is_file():
-            stored = marker.read_text().strip()
-            if stored != fingerprint:
+        claim = self.claim()
+        if claim is not None:
+            if claim.get("format") != STORE_FORMAT:
                 raise FileExistsError(
-                    f"{self.root} holds a run of a different spec (fingerprint {stored}, this "
-                    f"spec {fingerprint}); results are never mixed. Use a new run directory, "
-                    f"or delete {self.root} to start over."
+                    f"{self.root} holds a run of an older alignlab (store format "
+                    f"{claim.get('format')}, this one {STORE_FORMAT}); results are never mixed. "
+                    f"Use a new run directory, or delete {self.root} to start over."
                 )
+            if claim["fingerprint"] != fingerprint:
+                raise FileExistsError(
+                    f"{self.root} holds a run of a different spec (fingerprint "
+                    f"{claim['fingerprint']}, this spec {fingerprint}); results are never mixed. "
+                    f"Use a new run directory, or delete {self.root} to start over."
+                )
+            if not self.spec_path.is_file():
+                atomic_write_text(self.spec_path, spec_yaml)
             return True
+        if self.root.exists() and not self.root.is_dir():
+            raise FileExistsError(f"{self.root} is a file; choose a directory for the run")
+        if (self.root / "fingerprint").is_file():
+            raise FileExistsError(
+                f"{self.root} holds a run of an older alignlab (store format 1); results are "
+                f"never mixed. Use a new run directory, or delete {self.root} to start over."
+            )
         if self.root.exists() and any(self.root.iterdir()):
             raise FileExistsError(
                 f"{self.root} is not empty and holds no alignlab run; choose a new run directory"
             )
+        payload = {"format": STORE_FORMAT, "study": study, "fingerprint": fingerprint, "spec": spec}
+        atomic_write_text(self.root / CLAIM, json.dumps(payload, indent=1, default=str) + "\n")
         atomic_write_text(self.spec_path, spec_yaml)
-        atomic_write_text(marker, fingerprint + "\n")
         return False
-
-    def write_environment(self, info: dict[str, Any]) -> None:
-        atomic_write_text(self.root / "environment.json", json.dumps(info, indent=2, default=str))
 
     # -- jobs -------------------------------------------------------------------------------
     def _job_path(self, phase: str, key: str, suffix: str) -> Path:

@@ -11,7 +11,7 @@ from torch import Tensor
 from alignlab.models.population_mlp import PopulationMLP
 
 if TYPE_CHECKING:
-    from alignlab.train.population import TrainConfig
+    from alignlab.train.config import TrainConfig
 
 _EVAL_ELEMENTS = 1 << 18  # activations per scoring chunk, P * chunk * width: cache-sized
 

@@ -34,7 +34,7 @@ from alignlab.train._sequence_ops import (
 )
 from alignlab.train._tracker import MemberTracker
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
-from alignlab.train.population import TrainConfig
+from alignlab.train.config import TrainConfig
 from alignlab.train.result import PopulationResult
 
 

@@ -8,7 +8,7 @@ that can score a split and return every layer's features. Anything satisfying
   trained with :func:`~alignlab.train.train_population`;
 - sequence inputs (n, T, F): :func:`alignlab.train.sequence.transformer_ladder`, a
   :class:`~alignlab.models.PopulationTransformer` (one head, embedding = F, pooled token per
-  layer, as PROTOCOL.md's MultiBench encoders), trained at ``sequence_lrs``.
+  layer, as docs/protocol.md's MultiBench encoders), trained at ``sequence_lrs``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ relation``
 A correlation without an interval (bootstrap off) can only give ``no reliable relation``
 or ``too few models``: the rule needs the interval.
 
->>> from alignlab.analysis.stats import Correlation
+>>> from alignlab.stats import Correlation
 >>> v = verdict(Correlation("spearman", 0.82, 0.61, 0.93, 18))
 >>> v.label
 'tracks'
@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from alignlab.analysis.stats import Correlation
+from alignlab.stats import Correlation
 
 TRACKS = "tracks"
 NO_RELATION = "no reliable relation"
@@ -108,7 +108,7 @@ def verdict(rho: Correlation, min_rho: float = MIN_RHO) -> Verdict:
     ----------
     rho : Correlation
         Spearman correlation between the models' alignment to the other modality and their
-        performance, with a bootstrap interval (see :func:`alignlab.analysis.stats.correlation`).
+        performance, with a bootstrap interval (see :func:`alignlab.stats.correlation`).
     min_rho : float in (0, 1]
         Smallest ``|rho|`` that counts as a relation.
     """

@@ -31,11 +31,13 @@ def member_rows(
 
     Each row is ``key`` (hash of the job and the member's settings), ``job``, the ``context``
     columns (study, dataset, cell ...), then the member's seed, initialisation seed, lr, wd,
-    validation and test scores, kept epoch (-1: none), epochs, diverged flag and divergence
-    step (-1: never).
+    validation and test scores, kept epoch (0-based; -1: none), epochs, whether the kept epoch
+    is the last one (``best_is_last``: the member may still have been improving), diverged flag
+    and divergence step (-1: never).
     """
     rows = []
     for (seed, lr, wd), member, test_score in zip(grid, result.members(), test_scores, strict=True):
+        best_epoch = -1 if member.best_epoch is None else member.best_epoch
         rows.append(
             {
                 "key": stable_hash([job_key, seed, lr, wd]),
@@ -47,8 +49,9 @@ def member_rows(
                 "wd": wd,
                 "val_score": member.best_val_score,
                 "test_score": test_score,
-                "best_epoch": -1 if member.best_epoch is None else member.best_epoch,
+                "best_epoch": best_epoch,
                 "epochs": epochs,
+                "best_is_last": best_epoch == epochs - 1,
                 "diverged": member.diverged,
                 "diverged_step": -1 if member.diverged_step is None else member.diverged_step,
             }

@@ -22,16 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
-from alignlab.experiments import _members
-from alignlab.experiments._members import member_rows
-from alignlab.experiments.spec import SyntheticStudySpec, stable_hash
+from alignlab.experiments.members import member_grid as _grid
+from alignlab.experiments.members import member_rows
+from alignlab.experiments.packing import align_packed
+from alignlab.experiments.seeds import derive_seed
+from alignlab.experiments.spec import stable_hash
+from alignlab.studies.synthetic.spec import SyntheticStudySpec
 
 N_FEATURES = 12  # 8 shared + 4 unique bits per modality
 WIDTH = 12  # encoder width of the protocol
+MODALITIES = ("x1", "x2")  # modality 1 (never transformed) and modality 2 (transformed by phi)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class TrainJob:
     dphi: int | None  # None for modality 1, which is not transformed
     depth: int
     phase: str = "train"
+
+    @property
+    def label(self) -> str:
+        cell = "" if self.dphi is None else f" D_phi={self.dphi}"
+        return f"train U={self.u}{cell} {MODALITIES[self.modality - 1]} depth {self.depth}"
 
     @property
     def key(self) -> str:
@@ -79,6 +87,10 @@ class AlignJob:
     phase: str = "align"
 
     @property
+    def label(self) -> str:
+        return f"align U={self.u} D_phi={self.dphi}"
+
+    @property
     def key(self) -> str:
         s = self.spec
         return stable_hash(
@@ -107,12 +119,7 @@ def expand_train_jobs(spec: SyntheticStudySpec) -> list[TrainJob]:
 
 def member_grid(spec: SyntheticStudySpec) -> list[tuple[int, float, float]]:
     """(seed, lr, wd) of every population member, seed-major: the order of rows and weights."""
-    return _members.member_grid(spec.seeds, spec.lrs, spec.wds)
-
-
-def init_seed(seed: int, modality: int, depth: int) -> int:
-    """The initialisation seed of a member: derived from its training seed, stored with it."""
-    return int(np.random.SeedSequence([seed, modality, depth]).generate_state(1)[0])
+    return _grid(spec.seeds, spec.lrs, spec.wds)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -145,7 +152,7 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
     data = study_dataset(job.spec, job.u, job.dphi)
     train, val, test = (data.split(s).modality(job.modality)[0] for s in ("train", "val", "test"))
     grid = member_grid(spec)
-    seeds = [init_seed(s, job.modality, job.depth) for s, _, _ in grid]
+    seeds = [derive_seed(s, job.modality, job.depth) for s, _, _ in grid]
     model = PopulationMLP(len(grid), N_FEATURES, WIDTH, job.depth, data.n_classes, seeds=seeds)
     config = TrainConfig(
         epochs=spec.epochs1 if job.modality == 1 else spec.epochs2,
@@ -168,7 +175,7 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
         "u": job.u,
         "r": 8 - job.u,
         "dphi": job.dphi,
-        "modality": job.modality,
+        "modality": MODALITIES[job.modality - 1],
         "depth": job.depth,
     }
     rows = member_rows(job.key, grid, result, test_scores, config.epochs, context)
@@ -177,28 +184,13 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
 
 # -- selection --------------------------------------------------------------------------------
 def select_hyperparameters(models: pd.DataFrame, selection: str) -> pd.Series:
-    """Mark the selected (lr, wd) of every group by mean validation accuracy.
+    """The protocol's selection (:func:`alignlab.experiments.selection.select_hyperparameters`):
+    ``per_modality``, one (lr, wd) per (U, modality) over every depth, D_phi and seed;
+    ``per_cell``, one per (U, modality, D_phi, depth)."""
+    from alignlab.experiments.selection import select_hyperparameters as select
 
-    ``per_modality`` (the protocol): one (lr, wd) per (U, modality), the best mean validation
-    score over every depth, D_phi and seed. ``per_cell``: one per (U, modality, D_phi, depth).
-    Ties go to the first setting in grid order. Only validation scores are read.
-
-    Returns
-    -------
-    Series of bool aligned with ``models``: True for rows of a selected setting.
-    """
-    group = ["u", "modality"] if selection == "per_modality" else ["u", "modality", "dphi", "depth"]
-    frame = models.assign(_dphi=models["dphi"].fillna(-1), _order=np.arange(len(models)))
-    group = ["_dphi" if g == "dphi" else g for g in group]
-    means = (
-        frame.groupby(group + ["lr", "wd"], sort=False)
-        .agg(mean_val=("val_score", "mean"), order=("_order", "min"))
-        .reset_index()
-        .sort_values(["mean_val", "order"], ascending=[False, True])
-    )
-    best = means.drop_duplicates(group)[group + ["lr", "wd"]].assign(selected=True)
-    marked = frame.merge(best, on=group + ["lr", "wd"], how="left")
-    return pd.Series(marked["selected"].fillna(False).to_numpy(bool), index=models.index)
+    by = ["u", "modality"] if selection == "per_modality" else ["u", "modality", "dphi", "depth"]
+    return select(models, by)
 
 
 # -- align phase ------------------------------------------------------------------------------
@@ -235,8 +227,6 @@ def _features(models: dict, x: torch.Tensor) -> list[torch.Tensor]:
 
 def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
     """Align every selected modality-2 encoder with the selected modality-1 encoders."""
-    from alignlab.metrics import align_layers
-
     torch.set_num_threads(1)
     spec = SyntheticStudySpec.model_validate(job.spec)
     data = study_dataset(job.spec, job.u, job.dphi)
@@ -244,44 +234,39 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
     feats1 = {d: _features(m, x1) for d, m in job.models1.items()}
     feats2 = {d: _features(m, x2) for d, m in job.models2.items()}
     depths2 = sorted(feats2)
-    offsets = np.cumsum([0] + depths2)  # column range of every depth2 in the stacked layers
     rows = []
     for depth1, models1 in sorted(job.models1.items()):
         for s, seed in enumerate(models1["seeds"]):
-            layers_a = [f[s] for f in feats1[depth1]]
-            # all modality-2 encoders of this seed as one stack: per-layer work is done once
-            layers_b = []
-            for d in depths2:
-                s2 = job.models2[d]["seeds"].index(seed)
-                layers_b += [f[s2] for f in feats2[d]]
+            reference = [f[s] for f in feats1[depth1]]
+            index2 = {d: job.models2[d]["seeds"].index(seed) for d in depths2}
+            # all modality-2 encoders of this seed in one call: per-layer work is done once
+            others = [[f[index2[d]] for f in feats2[d]] for d in depths2]
             for metric in spec.metrics:
-                params = {} if metric.k is None else {"k": metric.k}
-                matrix = align_layers(
-                    layers_a, layers_b, metric=metric.name, normalize=spec.normalize, **params
-                ).matrix
-                matrix = torch.as_tensor(matrix, dtype=torch.float64)
-                for i, d in enumerate(depths2):
-                    block = matrix[:, offsets[i] : offsets[i + 1]]
-                    flat_best = int(torch.argmax(block))
-                    s2 = job.models2[d]["seeds"].index(seed)
+                packed = align_packed(
+                    reference, others, metric.name, normalize=spec.normalize, **metric.params
+                )
+                for d, p in zip(depths2, packed, strict=True):
                     rows.append(
                         {
                             "key": stable_hash([job.key, metric.name, depth1, seed, d]),
                             "job": job.key,
+                            "study": "synthetic",
                             "u": job.u,
                             "dphi": job.dphi,
                             "metric": metric.name,
                             "k": metric.k,
-                            "depth1": depth1,
-                            "seed1": seed,
-                            "depth2": d,
-                            "seed2": seed,
-                            "score": float(block.max()),
-                            "layer1": flat_best // block.shape[1],
-                            "layer2": flat_best % block.shape[1],
-                            "perf1": models1["test_score"][s],
-                            "perf2": job.models2[d]["test_score"][s2],
-                            "matrix": block.tolist(),
+                            "modality_a": MODALITIES[0],
+                            "modality_b": MODALITIES[1],
+                            "depth_a": depth1,
+                            "seed_a": seed,
+                            "depth_b": d,
+                            "seed_b": seed,
+                            "score": p.score,
+                            "layer_a": p.layer_ref,
+                            "layer_b": p.layer_model,
+                            "perf_a": models1["test_score"][s],
+                            "perf_b": job.models2[d]["test_score"][index2[d]],
+                            "matrix": p.matrix.tolist(),
                         }
                     )
     return rows, None

@@ -2,8 +2,8 @@
 
 Built from the models table alone (one row per trained member, with the alignment of every
 selected model to the other modality's reference model), so it can be recomputed from a saved
-table. Correlations come from :func:`alignlab.analysis.stats.correlation`, verdicts from
-:mod:`alignlab.analysis.verdict`.
+table. Correlations come from :func:`alignlab.stats.correlation`, verdicts from
+:mod:`alignlab.studies.diagnostic.verdict`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alignlab.analysis.stats import Correlation, correlation
-from alignlab.analysis.verdict import Verdict, overall_verdict, verdict
+from alignlab.stats import Correlation, correlation
+from alignlab.studies.diagnostic.verdict import Verdict, overall_verdict, verdict
 
 NOISE_RATIO = 1.0  # models' score spread (std) below this many test-set standard errors: noise
 

@@ -26,15 +26,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alignlab.experiments import _members
-from alignlab.experiments._members import member_rows
-from alignlab.experiments.multibench_data import (
+from alignlab.experiments.members import member_grid as _grid
+from alignlab.experiments.members import member_rows
+from alignlab.experiments.packing import align_packed
+from alignlab.experiments.seeds import derive_seed
+from alignlab.experiments.spec import stable_hash
+from alignlab.studies.multibench.data import (
     IMAGE_MODALITIES,
     StudyData,
     check_study_data,
     load_dataset,
 )
-from alignlab.experiments.spec import stable_hash
 
 TRAIN_FIELDS = (
     "seeds",
@@ -49,7 +51,6 @@ TRAIN_FIELDS = (
     "memory_gb",
 )
 ALIGN_FIELDS = ("n_align", "metric", "clamp_q", "clamp_scope", "normalize")
-MAX_PREPARED = 1 << 28  # prepared (n, n) values per align_layers call: 1 GiB of float32
 _LOADED: dict[str, StudyData] = {}  # per process: datasets loaded by name
 
 
@@ -70,13 +71,7 @@ def study_data(spec: dict[str, Any], data: StudyData | None = None) -> StudyData
 
 def member_grid(spec: dict[str, Any]) -> list[tuple[int, float, float]]:
     """(seed, lr, wd) of every member of a train job, seed-major."""
-    return _members.member_grid(spec["seeds"], spec["lrs"], spec["wds"])
-
-
-def init_seed(seed: int, modality: str, depth: int) -> int:
-    """A member's initialisation seed, derived from its training seed (stored with it)."""
-    words = [seed, depth, *modality.encode()]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
+    return _grid(spec["seeds"], spec["lrs"], spec["wds"])
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,10 @@ class TrainJob:
     data_key: str  # fingerprint of the data
     data: StudyData | None = field(default=None, repr=False, compare=False)  # when in memory
     phase: str = "train"
+
+    @property
+    def label(self) -> str:
+        return f"train {self.modality} depth {self.depth}"
 
     @property
     def key(self) -> str:
@@ -126,7 +125,7 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
     splits = data.modality(job.modality)
     arch = _architecture(data, s, job.modality, job.depth)
     grid = member_grid(s)
-    seeds = [init_seed(seed, job.modality, job.depth) for seed, _, _ in grid]
+    seeds = [derive_seed(seed, job.depth, job.modality) for seed, _, _ in grid]
     model = PopulationTransformer(len(grid), **arch, seeds=seeds)
     config = TrainConfig(
         epochs=s["epochs"],
@@ -166,25 +165,11 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
 
 
 def select_hyperparameters(models: pd.DataFrame) -> pd.Series:
-    """True for the rows of each modality's selected (lr, wd): the best mean validation score
-    over all depths and seeds (diverged members count 0); ties go to the first in grid order.
+    """One (lr, wd) per modality by the shared rule
+    (:func:`alignlab.experiments.selection.select_hyperparameters`)."""
+    from alignlab.experiments.selection import select_hyperparameters as select
 
-    >>> m = pd.DataFrame({"modality": ["a"] * 4, "lr": [1, 1, 2, 2], "wd": [0] * 4,
-    ...                   "val_score": [0.5, 0.7, 0.9, float("nan")]})
-    >>> select_hyperparameters(m).tolist()
-    [True, True, False, False]
-    """
-    frame = models.assign(_v=models["val_score"].fillna(0.0), _order=np.arange(len(models)))
-    means = (
-        frame.groupby(["modality", "lr", "wd"], sort=False)
-        .agg(mean_val=("_v", "mean"), order=("_order", "min"))
-        .reset_index()
-        .sort_values(["mean_val", "order"], ascending=[False, True])
-        .drop_duplicates("modality")
-    )
-    chosen = set(zip(means["modality"], means["lr"], means["wd"], strict=True))
-    keys = zip(models["modality"], models["lr"], models["wd"], strict=True)
-    return pd.Series([k in chosen for k in keys], index=models.index)
+    return select(models, ["modality"])
 
 
 def reference_row(models: pd.DataFrame, modality: str) -> pd.Series:
@@ -204,7 +189,11 @@ class AlignJob:
     reference: dict = field(default_factory=dict, repr=False, compare=False)
     models: list = field(default_factory=list, repr=False, compare=False)  # one dict per depth
     data: StudyData | None = field(default=None, repr=False, compare=False)
-    phase: str = "table1"
+    phase: str = "align"
+
+    @property
+    def label(self) -> str:
+        return f"align {self.modality_b} with the best {self.modality_a}"
 
     @property
     def key(self) -> str:
@@ -242,7 +231,7 @@ def _features(models: dict, x: torch.Tensor, mask: torch.Tensor | None, device) 
 def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
     """One row per modality-b model: its alignment with the reference and its performance."""
     from alignlab._device import resolve_device
-    from alignlab.metrics import align_layers, clamp_layers
+    from alignlab.metrics import clamp_layers
 
     torch.set_num_threads(1)
     s = job.spec
@@ -262,48 +251,34 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
         ref = clamp_layers(ref, s["clamp_q"], s["clamp_scope"])
         others = [(r, clamp_layers(f, s["clamp_q"], s["clamp_scope"])) for r, f in others]
     ref_row, rows = job.reference["rows"][0], []
-    per_call = max(len(ref) + 1, MAX_PREPARED // (n * n))  # layers prepared at once
-    start = 0
-    while start < len(others):
-        group, layers = [], 0
-        while start < len(others) and (
-            not group or layers + len(ref) + len(others[start][1]) <= per_call
-        ):
-            group.append(others[start])
-            layers += len(others[start][1])
-            start += 1
-        flat = [t for _, f in group for t in f]
-        matrix = align_layers(
-            ref, flat, s["metric"], normalize=s["normalize"], device=device
-        ).matrix  # (L_a, sum of L_b)
-        offset = 0
-        for r, f in group:
-            block = matrix[:, offset : offset + len(f)]
-            offset += len(f)
-            i, j = np.unravel_index(int(np.argmax(block)), block.shape)
-            rows.append(
-                {
-                    "key": stable_hash([job.key, r["depth"], r["seed"]]),
-                    "job": job.key,
-                    "dataset": data.name,
-                    "modality_a": job.modality_a,
-                    "modality_b": job.modality_b,
-                    "depth_a": ref_row["depth"],
-                    "seed_a": ref_row["seed"],
-                    "val_a": ref_row["val_score"],
-                    "test_a": ref_row["test_score"],
-                    "depth_b": r["depth"],
-                    "seed_b": r["seed"],
-                    "lr_b": r["lr"],
-                    "wd_b": r["wd"],
-                    "val_b": r["val_score"],
-                    "perf_b": r["test_score"],
-                    "metric": s["metric"],
-                    "score": float(block.max()),
-                    "layer_a": int(i) + 1,
-                    "layer_b": int(j) + 1,
-                    "n": n,
-                    "matrix": block.tolist(),
-                }
-            )
+    packed = align_packed(
+        ref, [f for _, f in others], s["metric"], normalize=s["normalize"], device=device
+    )
+    for (r, _), p in zip(others, packed, strict=True):
+        rows.append(
+            {
+                "key": stable_hash([job.key, r["depth"], r["seed"]]),
+                "job": job.key,
+                "study": "multibench",
+                "dataset": data.name,
+                "metric": s["metric"],
+                "modality_a": job.modality_a,
+                "modality_b": job.modality_b,
+                "depth_a": ref_row["depth"],
+                "seed_a": ref_row["seed"],
+                "val_a": ref_row["val_score"],
+                "perf_a": ref_row["test_score"],
+                "depth_b": r["depth"],
+                "seed_b": r["seed"],
+                "lr_b": r["lr"],
+                "wd_b": r["wd"],
+                "val_b": r["val_score"],
+                "perf_b": r["test_score"],
+                "score": p.score,
+                "layer_a": p.layer_ref,
+                "layer_b": p.layer_model,
+                "n": n,
+                "matrix": p.matrix.tolist(),
+            }
+        )
     return rows, None

@@ -2,14 +2,15 @@
 
 For each modality a ladder of encoders is trained (depths 1..D, several seeds, a small
 (lr, wd) grid, every member of one depth at once as a population); one (lr, wd) per modality
-is kept by mean validation score over depths and seeds (PROTOCOL.md). Then, per direction
+is kept by mean validation score over depths and seeds (docs/protocol.md). Then, per direction
 ``a -> b``: modality b's best selected model (highest validation score) is the reference, every
 selected modality-a model (depth x seed) is aligned to it (each metric, max over layer pairs,
 permutation-null calibrated, on ``n_align`` test samples), and the alignments are correlated
 with the modality-a models' test scores, as in the paper's Table 1. The verdict rules are in
-:mod:`alignlab.analysis.verdict`; the summary is :mod:`alignlab.experiments.diagnostic_result`.
+:mod:`alignlab.studies.diagnostic.verdict`; the summary is
+:mod:`alignlab.studies.diagnostic.result`.
 
-Layering: this module also uses ``alignlab.analysis.stats`` and ``alignlab.analysis.verdict``
+Layering: this module also uses ``alignlab.stats`` and ``alignlab.studies.diagnostic.verdict``
 (pure functions of numbers) through the result module, so that :func:`diagnose` returns a
 finished answer.
 """
@@ -27,9 +28,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alignlab.data.splits import standardize, stratified_split
-from alignlab.experiments.diagnostic_inputs import CleanInputs, check_inputs
-from alignlab.experiments.diagnostic_ladder import ladder_for, mlp_width
-from alignlab.experiments.diagnostic_result import DiagnosticResult, summarize
+from alignlab.experiments.packing import align_packed
+from alignlab.experiments.seeds import derive_seeds
+from alignlab.experiments.selection import select_hyperparameters
+from alignlab.studies.diagnostic.inputs import CleanInputs, check_inputs
+from alignlab.studies.diagnostic.ladder import ladder_for, mlp_width
+from alignlab.studies.diagnostic.result import DiagnosticResult, summarize
 
 Budget = Literal["fast", "default", "thorough"]
 BUDGETS: dict[str, dict[str, Any]] = {
@@ -127,10 +131,6 @@ class DiagnosticSettings(BaseModel):
 
 
 # -- the run ----------------------------------------------------------------------------------
-def _member_seeds(seed: int, modality: int, depth: int, n: int) -> list[int]:
-    return np.random.SeedSequence([seed, modality, depth]).generate_state(n).tolist()
-
-
 def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSettings, advance):
     """Every depth of modality ``m``: rows (one per member) and the trained populations."""
     x_train = splits["train"][m - 1]
@@ -141,7 +141,7 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
     grid = [(j, lr, wd) for j in range(s.seeds) for lr in lrs for wd in s.wds]
     rows, pops = [], {}
     for depth in range(1, s.max_depth + 1):
-        init = _member_seeds(s.seed, m, depth, s.seeds)
+        init = derive_seeds(s.seeds, s.seed, m, depth)
         pop = ladder(
             t["train"],
             t["val"],
@@ -155,7 +155,7 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
             epochs=s.epochs,
             batch_size=s.batch_size,
             device=s.device,
-            data_seed=_member_seeds(s.seed, m, depth, s.seeds + 1)[-1],
+            data_seed=derive_seeds(s.seeds + 1, s.seed, m, depth)[-1],
         )
         test = pop.evaluate(*t["test"]).tolist()
         for p, (j, lr, wd) in enumerate(grid):
@@ -179,19 +179,9 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
     return rows, pops
 
 
-def _select(models: pd.DataFrame) -> pd.Series:
-    """True for rows of each modality's (lr, wd) with the best mean validation score."""
-    selected = pd.Series(False, index=models.index)
-    for _, g in models.groupby("modality"):
-        means = g.groupby(["lr", "wd"], sort=False)["val_score"].mean().fillna(-np.inf)
-        lr, wd = means.index[int(np.argmax(means.to_numpy()))]  # ties: first in grid order
-        selected[g.index[(g.lr == lr) & (g.wd == wd)]] = True
-    return selected
-
-
 def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s):
     """Alignment of every selected modality-``a`` model to the other modality's best model."""
-    from alignlab.metrics import align_layers, get_metric
+    from alignlab.metrics import get_metric
 
     b = 3 - a
     ref = models[(models.modality == b) & models.selected].fillna({"val_score": -np.inf})
@@ -199,35 +189,23 @@ def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s)
     layers_b = [f[int(ref.member)] for f in pops[b][int(ref.depth)].features(x_align[b])]
     ours = models[(models.modality == a) & models.selected]
     feats = {d: pops[a][d].features(x_align[a]) for d in sorted(set(ours.depth))}
-    per_call = max(1, MAX_PREPARED // x_align[a].shape[0] ** 2)
-    chunks, current = [], []
-    for idx, row in ours.iterrows():
-        if current and sum(int(models.depth[i]) for i in current) + row.depth > per_call:
-            chunks.append(current)
-            current = []
-        current.append(idx)
-    chunks.append(current)
+    layers = [[f[int(row.member)] for f in feats[row.depth]] for row in ours.itertuples()]
     out = {f"align_{m}": pd.Series(np.nan, index=models.index) for m in s.metrics}
     for metric in s.metrics:
         params = {"k": s.k} if "k" in get_metric(metric).params else {}
-        for chunk in chunks:
-            layers = [f[int(models.member[i])] for i in chunk for f in feats[models.depth[i]]]
-            matrix = align_layers(
-                layers,
-                layers_b,
-                metric,
-                normalize=s.normalize,
-                null_permutations=s.null_permutations,
-                null_mode="subtract",
-                seed=s.seed,
-                device=s.device,
-                **params,
-            ).matrix
-            start = 0
-            for i in chunk:
-                depth = int(models.depth[i])
-                out[f"align_{metric}"][i] = float(matrix[start : start + depth].max())
-                start += depth
+        packed = align_packed(
+            layers_b,
+            layers,
+            metric,
+            max_prepared=MAX_PREPARED,
+            normalize=s.normalize,
+            null_permutations=s.null_permutations,
+            null_mode="subtract",
+            seed=s.seed,
+            device=s.device,
+            **params,
+        )
+        out[f"align_{metric}"][ours.index] = [p.score for p in packed]
     return out, ref.name
 
 
@@ -260,7 +238,7 @@ def diagnose(
     Raises
     ------
     ValueError
-        Bad input (see :func:`~alignlab.experiments.diagnostic_inputs.check_inputs`), before
+        Bad input (see :func:`~alignlab.studies.diagnostic.inputs.check_inputs`), before
         any training.
     """
     s = settings or DiagnosticSettings()
@@ -287,7 +265,7 @@ def diagnose(
             r, pops[m] = _train_modality(m, splits, clean, s, advance)
             rows += r
         models = pd.DataFrame(rows)
-        models["selected"] = _select(models)
+        models["selected"] = select_hyperparameters(models, ["modality"])
         models["reference"] = False
         for m in s.metrics:
             models[f"align_{m}"] = np.nan

@@ -27,6 +27,21 @@ FEATURE_FORMAT = 1  # bump when the meaning of cached features changes
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def progress(quiet: bool):
+    """A rich progress display for feature extraction (disabled when ``quiet``)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet)
+
+
 def default_cache() -> Path:
     """``$ALIGNLAB_CACHE/vl_features`` (``~/.cache/alignlab/vl_features`` by default)."""
     return cache_root() / "vl_features"

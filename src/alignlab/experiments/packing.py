@@ -1,0 +1,98 @@
+"""Many models aligned with one reference in as few engine calls as memory allows.
+
+The all-layer-pairs engine prepares every layer once and reduces all pairs in one product, so
+aligning a reference model with many models is cheapest as one call whose B side is all their
+layers stacked. :func:`align_packed` groups the models so that each call prepares at most
+``max_prepared`` values of ``(n, n)`` matrices, runs the engine, and cuts the score matrix back
+into one block per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+MAX_PREPARED = 1 << 28  # prepared (n, n) values per engine call: 1 GiB of float32
+
+
+@dataclass(frozen=True)
+class PackedScore:
+    """One model's alignment with the reference.
+
+    ``matrix[i, j]`` scores the reference's layer ``i`` against the model's layer ``j``
+    (0-based); ``score`` is its maximum, at ``(layer_ref, layer_model)``, the first in row-major
+    order on ties.
+    """
+
+    matrix: np.ndarray  # (L_ref, L_model) float64
+    score: float
+    layer_ref: int
+    layer_model: int
+
+
+def _groups(sizes: Sequence[int], ref_layers: int, per_call: int) -> list[list[int]]:
+    """Consecutive model indices whose layers, with the reference's, fit ``per_call``.
+
+    >>> _groups([2, 2, 3, 1], ref_layers=1, per_call=5)
+    [[0, 1], [2, 3]]
+    """
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = ref_layers
+    for i, size in enumerate(sizes):
+        if current and used + size > per_call:
+            groups.append(current)
+            current, used = [], ref_layers
+        current.append(i)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def align_packed(
+    reference: Sequence[torch.Tensor],
+    models: Sequence[Sequence[torch.Tensor]],
+    metric: str,
+    *,
+    max_prepared: int = MAX_PREPARED,
+    **options: Any,
+) -> list[PackedScore]:
+    """Align ``reference`` (a list of (n, d) layers) with each of ``models`` (lists of (n, d_l)
+    layers on the same n samples), in grouped engine calls.
+
+    ``options`` go to :func:`alignlab.metrics.align_layers` (``normalize``, ``k``, ``device``
+    ...); options that change layers across models (``clamp_q`` with ``per_model`` scope,
+    ``include_concat``) are refused: clamp each model on its own first.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> ref = [torch.randn(32, 4, generator=g) for _ in range(2)]
+    >>> out = align_packed(ref, [ref, ref[:1]], "cka")
+    >>> [p.matrix.shape for p in out], round(out[0].score, 6)
+    ([(2, 2), (2, 1)], 1.0)
+    """
+    from alignlab.metrics import align_layers
+
+    for name in ("include_concat", "clamp_q"):
+        if options.get(name):
+            raise ValueError(f"align_packed: {name} mixes models; apply it per model first")
+    if not models:
+        return []
+    n = int(reference[0].shape[0])
+    per_call = max(len(reference) + max(len(m) for m in models), max_prepared // (n * n))
+    sizes = [len(m) for m in models]
+    out: list[PackedScore] = []
+    for group in _groups(sizes, len(reference), per_call):
+        flat = [layer for i in group for layer in models[i]]
+        matrix = np.asarray(align_layers(reference, flat, metric, **options).matrix, np.float64)
+        offset = 0
+        for i in group:
+            block = matrix[:, offset : offset + sizes[i]]
+            offset += sizes[i]
+            r, c = np.unravel_index(int(np.argmax(block)), block.shape)
+            out.append(PackedScore(block.copy(), float(block[r, c]), int(r), int(c)))
+    return out

@@ -1,0 +1,159 @@
+"""Running any registered study into a resumable run directory.
+
+:func:`run_study` is the same for every study: prepare (inputs loaded and checked before the
+run directory is touched), claim the directory atomically, record the environment, run the
+study's phases through one executor, record the end, write the run's README. A study's own code
+only says which jobs each phase has and how tables are assembled from their rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alignlab._io import atomic_write_text
+from alignlab.experiments.environment import RunRecord
+from alignlab.experiments.executors import Executor, ExecutorConfig, open_executor
+from alignlab.experiments.registry import Prepared, get_study
+from alignlab.experiments.spec import StudySpec
+from alignlab.experiments.store import RunStore
+
+PLAN = "plan.json"  # phase -> number of jobs, written as each phase is planned
+
+
+@dataclass
+class RunContext:
+    """What a study's ``run`` uses: the store, the executor, and per-phase bookkeeping."""
+
+    store: RunStore
+    executor: ExecutorConfig
+    pool: Executor  # one pool or cluster for the whole run
+    jobs_run: dict[str, int] = field(default_factory=dict)
+
+    def run_phase(self, phase: str, jobs: Sequence[Any], fn: Callable, title: str) -> list[str]:
+        """Run the jobs of ``phase`` that are not stored yet; returns every job's key in order.
+
+        ``fn(job) -> (rows, tensors or None)`` runs in a worker (a module-level function, so
+        it can be sent to another process); the driver stores each result as it arrives. A job
+        has ``phase``, ``key`` and, for progress lines, ``label``.
+        """
+        keys = [job.key for job in jobs]
+        self.record_total(phase, len(keys))
+        done = self.store.done_keys(phase)
+        todo = [job for job in jobs if job.key not in done]
+        self.pool.run(
+            todo,
+            fn,
+            lambda job, rows, tensors: self.store.save_job(phase, job.key, rows, tensors),
+            phase=title,
+        )
+        self.jobs_run[phase] = self.jobs_run.get(phase, 0) + len(todo)
+        return keys
+
+    def record_total(self, phase: str, total: int) -> None:
+        """Remember how many jobs ``phase`` has, for ``alignlab status``."""
+        path = self.store.root / PLAN
+        plan = json.loads(path.read_text()) if path.is_file() else {}
+        if plan.get(phase) != total:
+            atomic_write_text(path, json.dumps(plan | {phase: total}, indent=1) + "\n")
+
+    def rows(self, phase: str, keys: Sequence[str]) -> pd.DataFrame:
+        """The stored rows of ``keys`` of ``phase``, concatenated in order."""
+        frames = [self.store.job_rows(phase, k) for k in keys]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        self.store.write_table(name, frame)
+        return frame
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What a run did: its tables, the jobs run now per phase, and its wall time."""
+
+    study: str
+    run_dir: Path
+    tables: dict[str, pd.DataFrame]
+    jobs_run: dict[str, int]
+    seconds: float
+    prepared: Prepared
+
+    def __getattr__(self, name: str) -> pd.DataFrame:  # outcome.models, outcome.alignments ...
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+
+def run_study(
+    spec: StudySpec,
+    run_dir: str | Path,
+    executor: ExecutorConfig | None = None,
+    on_prepared: Callable[[Prepared], None] | None = None,
+    **options: Any,
+) -> StudyOutcome:
+    """Run (or resume) ``spec``'s study in ``run_dir``, skipping every stored job.
+
+    ``options`` go to the study's ``prepare`` (for example in-memory data). ``on_prepared`` is
+    called with what ``prepare`` found (its notices say which data sources were used) before
+    any work starts.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        Bad spec or inputs, found before the run directory is touched.
+    FileExistsError
+        ``run_dir`` holds another run.
+    JobsFailed
+        Some jobs raised; everything else is stored and a re-run retries only those.
+    """
+    study = get_study(spec.study)
+    executor = executor or ExecutorConfig()
+    prepared = study.prepare(spec, **options)
+    if on_prepared is not None:
+        on_prepared(prepared)
+    store = RunStore(run_dir)
+    store.open_for(
+        study.name,
+        spec.model_dump(mode="json"),
+        spec.to_yaml(),
+        spec.fingerprint(prepared.data_key),
+    )
+    extra = {"study": study.name, "executor": executor.kind, "workers": executor.workers}
+    record = RunRecord(store.root, extra | prepared.environment)
+    record.start()
+    with open_executor(executor) as pool:
+        ctx = RunContext(store, executor, pool)
+        tables = study.run(ctx, spec, prepared)
+    seconds = record.finish(ctx.jobs_run)
+    write_run_readme(store.root, study.name, tables)
+    return StudyOutcome(study.name, store.root, tables, ctx.jobs_run, seconds, prepared)
+
+
+def write_run_readme(root: Path, study: str, tables: dict[str, pd.DataFrame]) -> None:
+    """``RUN_DIR/README.md``: what each file of the run directory is."""
+    listed = "\n".join(
+        f"- `tables/{name}.parquet`: {len(frame)} rows" for name, frame in tables.items()
+    )
+    text = f"""# alignlab run directory ({study} study)
+
+- `run.json`: the claim of this directory: store format, study, spec fingerprint and spec.
+- `spec.yaml`: the resolved spec, every field written out (readable copy).
+- `environment.json`: versions, machine, and every run's start, end, duration and jobs run.
+- `plan.json`: how many jobs each phase has.
+- `jobs/<phase>/<key>.parquet`: the rows of one finished job; `<key>` is the hash of everything
+  that produced it, and its presence means the job is done (a re-run skips it).
+- `jobs/<phase>/<key>.pt`: that job's tensors (best-validation weights), where it has any.
+- `tables/<name>.parquet`: every job's rows of a phase, assembled when the run finishes:
+{listed}
+- `report/`: written by `alignlab report {root}`.
+
+Every column of every table is described in alignlab's `docs/tables.md`. Continue or check
+this run with `alignlab status {root}`.
+"""
+    atomic_write_text(root / "README.md", text)
