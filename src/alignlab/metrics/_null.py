@@ -41,10 +41,6 @@ def permutations(n: int, count: int, seed: int, device: torch.device) -> torch.T
     return torch.stack(rows).to(device)
 
 
-def _index_dtype(n: int) -> torch.dtype:
-    return torch.int32 if n * n < 2**31 else torch.int64
-
-
 def _orient(stack_a: torch.Tensor, stack_b: torch.Tensor, perms: torch.Tensor):
     """The side with fewer layers, the other side, the permutation that relabels B's side's
     entries (``p``) or A's (``q = argsort(p)``) according to which side is B, and whether the
@@ -67,8 +63,7 @@ def dense_null_dots(
     gathered, fixed, pis, swapped = _orient(stack_a, stack_b, perms)
     lg, lf = gathered.shape[0], fixed.shape[0]
     table = gathered.reshape(lg, n * n).T.contiguous()  # (n*n, lg): one row per entry
-    idt = _index_dtype(n)
-    rows_n, cols = (pis * n).to(idt), pis.to(idt)  # (P, n)
+    rows_n, cols = pis * n, pis  # (P, n) int64 (faster in index_select than int32 here)
     starts = range(0, n, BLOCK_ROWS)
     packed = []  # per block: (h * (n - r0), lf), the block's rectangle rows r0:r1, cols r0:
     for r0 in starts:
@@ -122,8 +117,6 @@ def sparse_null_dots(
     rows, cols, vals = _nonzeros(sparse)  # (ls, m) each
     m = rows.shape[1]
     table = dense.reshape(ld, n * n).T.contiguous()  # (n*n, ld)
-    idt = _index_dtype(n)
-    pis = pis.to(idt)
     per_batch = max(1, BLOCK_BYTES // (ls * m * ld * table.element_size()))
     out = torch.empty((perms.shape[0], ls, ld), dtype=torch.float64, device=stack_a.device)
     flat_rows, flat_cols = rows.reshape(-1), cols.reshape(-1)
@@ -141,13 +134,14 @@ def expected_dots(stack_a: torch.Tensor, stack_b: torch.Tensor) -> torch.Tensor:
 
     With ``t = tr`` and ``s`` = the sum of all entries: ``t_A t_B / n + (s_A - t_A)(s_B - t_B)
     / (n (n - 1))``, since a uniformly random ``p`` sends the diagonal to a uniform diagonal
-    entry and an off-diagonal ``(r, c)`` to a uniform off-diagonal pair. Sums in float64.
+    entry and an off-diagonal ``(r, c)`` to a uniform off-diagonal pair. Row sums in the
+    stacks' dtype, the rest in float64.
     """
     n = stack_a.shape[1]
 
     def moments(stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tr = torch.stack([torch.diagonal(s).sum(dtype=torch.float64) for s in stack])
-        total = torch.stack([s.sum(dtype=torch.float64) for s in stack])
+        tr = torch.diagonal(stack, dim1=1, dim2=2).sum(dim=1, dtype=torch.float64)  # (L,)
+        total = stack.sum(dim=2).sum(dim=1, dtype=torch.float64)  # (L,)
         return tr, total
 
     ta, sa = moments(stack_a)
