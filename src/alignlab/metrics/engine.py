@@ -9,8 +9,8 @@ one small SVD per pair.
 
 Shuffled pairings (the permutation null) reuse the same prepared stacks: no Gram is recomputed
 and no shuffled stack is materialised (see :mod:`alignlab.metrics._null`); with a null the
-engine needs about ``1.5 * (L1 + L2) * n**2`` more values at most (CKA) or
-``max(L1, L2) * n**2`` (kNN, CKNNA).
+engine needs ``(min(L1, L2) + max(L1, L2) / 2) * n**2`` more values (CKA) or
+``max(L1, L2) * n**2`` (kNN, CKNNA), plus 16 MB of work space.
 """
 
 from __future__ import annotations
