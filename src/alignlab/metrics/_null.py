@@ -42,9 +42,9 @@ def permutations(n: int, count: int, seed: int, device: torch.device) -> torch.T
 
 
 def _orient(stack_a: torch.Tensor, stack_b: torch.Tensor, perms: torch.Tensor):
-    """The side with fewer layers, the other side, the permutation that relabels B's side's
-    entries (``p``) or A's (``q = argsort(p)``) according to which side is B, and whether the
-    first is B (the result is then transposed)."""
+    """The side with fewer layers, the other side, the relabelling that gathers the first
+    (``q = argsort(p)`` if it is A, ``p`` if it is B), and whether the first is B (results are
+    then transposed to ``(P, L1, L2)``)."""
     if stack_a.shape[0] <= stack_b.shape[0]:
         return stack_a, stack_b, torch.argsort(perms, dim=1), False
     return stack_b, stack_a, perms, True
