@@ -27,6 +27,7 @@ test: $(STAMP)
 	sh scripts/ensure-espeak.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -m "not slow" -q
+	PY=$(PY) sh scripts/check-wheel.sh  # the wheel in a fresh venv runs a tiny study (~1.5 min)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
