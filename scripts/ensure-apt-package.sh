@@ -18,7 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         SUDO="sudo -n"
     else
-        echo "ensure $package: not root and no passwordless sudo; $purpose will be skipped" >&2
+        echo "ensure $package: not root and no passwordless sudo; $purpose will be skipped" \
+        "(as root: apt-get install $package)" >&2
         exit 0
     fi
 fi
@@ -27,6 +28,7 @@ if $SUDO apt-get update -qq >/dev/null && \
    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$package" >/dev/null; then
     echo "ensure $package: $package installed" >&2
 else
-    echo "ensure $package: could not install $package; $purpose will be skipped" >&2
+    echo "ensure $package: could not install $package; $purpose will be skipped" \
+        "(try: apt-get update && apt-get install $package)" >&2
 fi
 exit 0
