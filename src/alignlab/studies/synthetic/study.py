@@ -43,8 +43,9 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
 
     align_jobs = _align_jobs(spec, train_jobs, models)
     done = ctx.store.done_keys("align")
+    rows_of = dict(tuple(models.groupby("job", sort=False)))
     loaded = [
-        job if job.key in done else _with_weights(ctx.store, job, models) for job in align_jobs
+        job if job.key in done else _with_weights(ctx.store, job, rows_of) for job in align_jobs
     ]
     keys = ctx.run_phase("align", loaded, run_align_job, "align encoders")
     alignments = ctx.write_table("alignments", ctx.rows("align", keys))
@@ -77,9 +78,8 @@ def _sources(jobs: list[TrainJob]) -> dict:
     return {j.depth: j for j in jobs}  # replaced by the selected weights before running
 
 
-def _with_weights(store: RunStore, job: AlignJob, models: pd.DataFrame) -> AlignJob:
-    rows_of = dict(tuple(models.groupby("job", sort=False)))
-
+def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFrame]) -> AlignJob:
+    """``job`` with its sources' selected weights; ``rows_of`` maps train job key -> rows."""
     def picked(source: TrainJob) -> dict:
         return selected_models(rows_of[source.key], store.job_tensors("train", source.key))
 
