@@ -323,6 +323,7 @@ def align_layers(
     raw, nulls, chance = _scores(plan, prep_a, prep_b, perms, params.get("k"))
 
     null_mean = null_std = layer_max = None
+    tol = 0.0
     matrix = raw
     if nulls is not None:
         null_mean = nulls.mean(axis=0)  # (L1, L2)
@@ -354,4 +355,6 @@ def align_layers(
         null_permutations=null_permutations,
         layer_max=layer_max,
         chance=chance,
+        null_scores=nulls,
+        null_tie_tol=tol,
     )

@@ -40,6 +40,8 @@ class LayerAlignment:
     null_permutations: int = 0
     layer_max: LayerMaxNull | None = None  # the best raw pair against the null of the maximum
     chance: np.ndarray | None = None  # (L1, L2) exact mean score of a random pairing, if known
+    null_scores: np.ndarray | None = field(default=None, repr=False)  # (P, L1, L2) raw, shuffled
+    null_tie_tol: float = 0.0  # null scores this close to a raw score count as ties
 
     @property
     def best_pair(self) -> tuple[int, int]:
