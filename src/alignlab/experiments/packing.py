@@ -5,6 +5,12 @@ aligning a reference model with many models is cheapest as one call whose B side
 layers stacked. :func:`align_packed` groups the models so that each call prepares at most
 ``max_prepared`` values of ``(n, n)`` matrices, runs the engine, and cuts the score matrix back
 into one block per model.
+
+With ``null_permutations=P`` every call also scores ``P`` shuffled pairings (one permutation of
+the samples for all of the B side's layers), and each model's block gets its own null of the
+maximum over its layer pairs (:class:`alignlab.metrics.LayerMaxNull`): the chance level of its
+score, the calibrated score and an add-one p-value. :meth:`PackedScore.columns` gives them as
+the alignment-row columns of ``docs/tables.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from alignlab.metrics.calibration import LayerMaxNull
 
 MAX_PREPARED = 1 << 28  # prepared (n, n) values per engine call: 1 GiB of float32
 
@@ -32,6 +40,34 @@ class PackedScore:
     score: float
     layer_ref: int
     layer_model: int
+    null: LayerMaxNull | None = None  # the null of the maximum over this block's pairs
+
+    def columns(self) -> dict[str, Any]:
+        """The alignment-row columns: ``score`` (raw maximum), ``layer_a``/``layer_b``,
+        :func:`null_columns` and ``matrix`` (nested lists)."""
+        return {
+            "score": self.score,
+            **null_columns(self.null),
+            "layer_a": self.layer_ref,
+            "layer_b": self.layer_model,
+            "matrix": self.matrix.tolist(),
+        }
+
+
+def null_columns(null: LayerMaxNull | None) -> dict[str, Any]:
+    """The null columns of an alignment row (``docs/tables.md``): ``null_mean`` and
+    ``null_std`` of the maximum over layer pairs under shuffled pairings, ``calibrated`` (score
+    minus ``null_mean``), ``null_quantile``, the add-one ``p_value`` and ``null_permutations``;
+    NaN (and 0 permutations) without a null."""
+    nan = float("nan")
+    return {
+        "null_mean": null.null_max_mean if null else nan,
+        "null_std": null.null_max_std if null else nan,
+        "calibrated": null.calibrated if null else nan,
+        "null_quantile": null.null_quantile if null else nan,
+        "p_value": null.p_value if null else nan,
+        "null_permutations": null.n_permutations if null else 0,
+    }
 
 
 def _groups(sizes: Sequence[int], ref_layers: int, per_call: int) -> list[list[int]]:
@@ -80,6 +116,8 @@ def align_packed(
     for name in ("include_concat", "clamp_q"):
         if options.get(name):
             raise ValueError(f"align_packed: {name} mixes models; apply it per model first")
+    if options.pop("null_mode", "raw") != "raw":
+        raise ValueError("align_packed: null_mode must be 'raw'; the null is taken per model")
     if not models:
         return []
     n = int(reference[0].shape[0])
@@ -88,11 +126,16 @@ def align_packed(
     out: list[PackedScore] = []
     for group in _groups(sizes, len(reference), per_call):
         flat = [layer for i in group for layer in models[i]]
-        matrix = np.asarray(align_layers(reference, flat, metric, **options).matrix, np.float64)
+        res = align_layers(reference, flat, metric, null_mode="raw", **options)
+        matrix = np.asarray(res.raw, np.float64)
         offset = 0
         for i in group:
-            block = matrix[:, offset : offset + sizes[i]]
+            cut = slice(offset, offset + sizes[i])
+            block = matrix[:, cut]
             offset += sizes[i]
+            null = None
+            if res.null_scores is not None:
+                null = LayerMaxNull.from_null(block, res.null_scores[:, :, cut], res.null_tie_tol)
             r, c = np.unravel_index(int(np.argmax(block)), block.shape)
-            out.append(PackedScore(block.copy(), float(block[r, c]), int(r), int(c)))
+            out.append(PackedScore(block.copy(), float(block[r, c]), int(r), int(c), null))
     return out

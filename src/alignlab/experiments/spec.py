@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-STORE_FORMAT = 2  # bump when the meaning of stored rows changes: older run directories are refused
+STORE_FORMAT = 3  # bump when the meaning of stored rows changes: older run directories are refused
 
 
 class StudySpec(BaseModel):

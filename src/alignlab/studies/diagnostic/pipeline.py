@@ -200,12 +200,13 @@ def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s)
             max_prepared=MAX_PREPARED,
             normalize=s.normalize,
             null_permutations=s.null_permutations,
-            null_mode="subtract",
             seed=s.seed,
             device=s.device,
             **params,
         )
-        out[f"align_{metric}"][ours.index] = [p.score for p in packed]
+        out[f"align_{metric}"][ours.index] = [
+            p.null.calibrated if p.null else p.score for p in packed
+        ]
     return out, ref.name
 
 

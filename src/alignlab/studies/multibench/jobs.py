@@ -50,7 +50,7 @@ TRAIN_FIELDS = (
     "n_train",
     "memory_gb",
 )
-ALIGN_FIELDS = ("n_align", "metric", "clamp_q", "clamp_scope", "normalize")
+ALIGN_FIELDS = ("n_align", "metric", "clamp_q", "clamp_scope", "normalize", "null_permutations")
 _LOADED: dict[str, StudyData] = {}  # per process: datasets loaded by name
 
 
@@ -252,7 +252,13 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
         others = [(r, clamp_layers(f, s["clamp_q"], s["clamp_scope"])) for r, f in others]
     ref_row, rows = job.reference["rows"][0], []
     packed = align_packed(
-        ref, [f for _, f in others], s["metric"], normalize=s["normalize"], device=device
+        ref,
+        [f for _, f in others],
+        s["metric"],
+        normalize=s["normalize"],
+        null_permutations=s["null_permutations"],
+        seed=derive_seed("null", job.key),
+        device=device,
     )
     for (r, _), p in zip(others, packed, strict=True):
         rows.append(
@@ -274,11 +280,8 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
                 "wd_b": r["wd"],
                 "val_b": r["val_score"],
                 "perf_b": r["test_score"],
-                "score": p.score,
-                "layer_a": p.layer_ref,
-                "layer_b": p.layer_model,
                 "n": n,
-                "matrix": p.matrix.tolist(),
+                **p.columns(),
             }
         )
     return rows, None

@@ -66,6 +66,9 @@ class MultiBenchStudySpec(StudySpec):
         "per_model", description="One clamp threshold per model (release) or per layer."
     )
     normalize: bool = Field(False, description="L2-normalise each sample's features first.")
+    null_permutations: int = Field(
+        200, ge=0, description="Shuffled pairings behind each score's null (chance); 0: none."
+    )
     n_boot: int = Field(1000, ge=0, description="Bootstrap resamples of every interval.")
     memory_gb: float = Field(2.0, gt=0, description="Activation memory of one population.")
     device: str = Field("auto", description="cpu, cuda or auto (CUDA when present).")

@@ -100,6 +100,7 @@ class AlignJob:
                 "dphi": self.dphi,
                 "inputs": self.inputs_key,
                 **{k: s[k] for k in ("metrics", "n_align", "normalize", "align_depths1")},
+                "null_permutations": s.get("null_permutations", 0),
             }
         )
 
@@ -243,7 +244,13 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
             others = [[f[index2[d]] for f in feats2[d]] for d in depths2]
             for metric in spec.metrics:
                 packed = align_packed(
-                    reference, others, metric.name, normalize=spec.normalize, **metric.params
+                    reference,
+                    others,
+                    metric.name,
+                    normalize=spec.normalize,
+                    null_permutations=spec.null_permutations,
+                    seed=derive_seed("null", job.key),
+                    **metric.params,
                 )
                 for d, p in zip(depths2, packed, strict=True):
                     rows.append(
@@ -261,12 +268,9 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
                             "seed_a": seed,
                             "depth_b": d,
                             "seed_b": seed,
-                            "score": p.score,
-                            "layer_a": p.layer_ref,
-                            "layer_b": p.layer_model,
                             "perf_a": models1["test_score"][s],
                             "perf_b": job.models2[d]["test_score"][index2[d]],
-                            "matrix": p.matrix.tolist(),
+                            **p.columns(),
                         }
                     )
     return rows, None

@@ -61,6 +61,12 @@ class SyntheticStudySpec(StudySpec):
     )
     n_align: int = Field(512, ge=8, description="Paired test samples used for alignment.")
     normalize: bool = Field(True, description="L2-normalise each sample's features first.")
+    null_permutations: int = Field(
+        200,
+        ge=0,
+        description="Shuffled pairings behind each score's null of the maximum over layer pairs "
+        "(chance level, calibrated score, p-value); 0: none.",
+    )
 
     @field_validator("uniqueness")
     @classmethod

@@ -48,6 +48,9 @@ class VLStudySpec(StudySpec):
     )
     seed: int = Field(0, ge=0, description="Seed of the perturbations (same for every model).")
     k: int = Field(10, ge=1, description="Neighbours of mutual kNN (protocol: 10).")
+    null_permutations: int = Field(
+        200, ge=0, description="Shuffled pairings behind each score's null (chance); 0: none."
+    )
     normalize: bool = Field(True, description="L2-normalise every sample's features (protocol).")
     clamp_q: float | None = Field(0.95, gt=0, le=1, description="Outlier clamp quantile.")
     include_concat: bool = Field(

@@ -24,8 +24,10 @@ import torch
 
 from alignlab._device import resolve_device
 from alignlab.data.image_text import load_image_text
+from alignlab.experiments.packing import null_columns
 from alignlab.experiments.registry import Prepared, Study
 from alignlab.experiments.runner import RunContext
+from alignlab.experiments.seeds import derive_seed
 from alignlab.experiments.spec import stable_hash
 from alignlab.experiments.store import RunStore
 from alignlab.models import pretrained as pm
@@ -175,6 +177,9 @@ def align_level(job: LevelJob) -> tuple[list[dict], None]:
                 clamp_q=spec["clamp_q"],
                 include_concat=spec["include_concat"],
                 device=spec["device"],
+                null_permutations=spec["null_permutations"],
+                null_mode="raw",
+                seed=derive_seed("null", job.key),
                 k=spec["k"],
             )
             i, j = res.best_pair
@@ -191,6 +196,7 @@ def align_level(job: LevelJob) -> tuple[list[dict], None]:
                     "metric": "mutual_knn",
                     "k": spec["k"],
                     "score": res.best,
+                    **null_columns(res.layer_max),
                     "layer_a": res.labels_a[i],
                     "layer_b": res.labels_b[j],
                     "n": res.n_samples,
