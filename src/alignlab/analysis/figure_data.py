@@ -3,7 +3,8 @@
 Every function takes the alignments table (columns in :mod:`alignlab.analysis.tables`) and a
 metric and modality-1 depth to analyse. The vocabulary of the figures: alignment = ``score``,
 performance = ``perf_b`` (test accuracy of the modality-2 encoder), D_enc = ``depth_b``,
-seeds = ``seed2``, U = ``u``, D_phi = ``dphi``.
+seeds = ``seed2``, U = ``u``, D_phi = ``dphi``; chance = ``null_mean`` (mean of the permutation
+null of the maximum over layer pairs) and ``null_std``, in runs that stored the null.
 
 One point is one modality-2 encoder (D_enc, seed) in one (U, D_phi) cell. When the table holds
 several modality-1 seeds for the same point, their scores are averaged into one point.
@@ -21,6 +22,9 @@ from alignlab.stats import Method, correlation
 
 PAPER_DPHI_PANELS = (1, 3, 5, 7, 9)  # D_phi panels of the alignment-vs-U figure
 PAPER_SCATTER_DPHIS = (3, 6, 9)  # D_phi values of the alignment-vs-performance scatters
+NULL_MEAN = "null_mean"  # chance level of ``score``: mean of the permutation null of the maximum
+NULL_STD = "null_std"  # standard deviation of that null
+CHANCE_SDS = 2  # the chance band reaches null_mean + CHANCE_SDS * null_std
 POINT_KEYS = [t.U, t.DPHI, t.DEPTH2, t.SEED2]
 ALIGNMENT_PERFORMANCE = "alignment-performance"
 DEPTH_PERFORMANCE = "depth-performance"
@@ -33,8 +37,8 @@ class Points:
     """The points of one metric and modality-1 depth.
 
     ``frame`` has one row per (u, dphi, depth2, seed2) with ``score`` and, when the table has
-    it, ``perf_b``; ``metric`` and ``depth_a`` say what was selected (``depth_a`` is None when the
-    table has no ``depth_a`` column).
+    them, ``perf_b``, ``null_mean`` and ``null_std``; ``metric`` and ``depth_a`` say what was
+    selected (``depth_a`` is None when the table has no ``depth_a`` column).
     """
 
     frame: pd.DataFrame
@@ -75,7 +79,7 @@ def select_points(
         frame = frame[frame[t.DEPTH1] == depth1]
     else:
         depth1 = None
-    values = [t.SCORE] + [c for c in (t.PERF2,) if c in frame.columns]
+    values = [t.SCORE] + [c for c in (t.PERF2, NULL_MEAN, NULL_STD) if c in frame.columns]
     frame = frame[POINT_KEYS + values].dropna(subset=POINT_KEYS)
     if frame.empty:
         raise t.InsufficientDataError(f"{what}: no rows for metric {metric}, depth1 {depth1}")
@@ -204,12 +208,62 @@ def pick_levels(present: list[int], preferred: tuple[int, ...], limit: int) -> l
 
 
 def scatter_points(points: Points, dphis: list[int] | None = None) -> pd.DataFrame:
-    """The points of the alignment-vs-performance scatters: D_phi in {3, 6, 9} by default.
+    """The points of the alignment-vs-performance scatters: :func:`scatter_dphis` by default.
 
     Returns the rows of ``points.frame`` whose dphi is chosen (columns u, dphi, depth2, seed2,
     score, perf2).
     """
     f = points.frame
     if dphis is None:
-        dphis = pick_levels(f[t.DPHI].unique().tolist(), PAPER_SCATTER_DPHIS, 3)
+        dphis = scatter_dphis(points)
     return f[f[t.DPHI].isin(dphis)].reset_index(drop=True)
+
+
+def has_chance(points: Points) -> bool:
+    """Whether the points carry the permutation null (``null_mean``) of their scores."""
+    f = points.frame
+    return NULL_MEAN in f.columns and bool(f[NULL_MEAN].notna().any())
+
+
+def chance_band(points: Points, by: list[str]) -> pd.DataFrame:
+    """The chance band of each group of ``by``: columns ``by + [chance, chance_high]``.
+
+    ``chance`` is the mean over the group's points of ``null_mean`` (the expected maximum over
+    layer pairs with the pairing of samples shuffled); ``chance_high`` the mean of
+    ``null_mean + CHANCE_SDS * null_std``. Empty when the points have no null.
+
+    >>> f = pd.DataFrame({"u": [0, 0, 8], "dphi": 1, "depth_b": 1, "seed_b": [0, 1, 0],
+    ...                   "score": .5, "null_mean": [.1, .3, .2], "null_std": [.01, .03, .0]})
+    >>> chance_band(Points(f, "cka", 1), ["u"]).round(3).values.tolist()
+    [[0.0, 0.2, 0.24], [8.0, 0.2, 0.2]]
+    """
+    if not has_chance(points):
+        return pd.DataFrame(columns=[*by, "chance", "chance_high"])
+    f = points.frame.dropna(subset=[NULL_MEAN])
+    std = f[NULL_STD].fillna(0.0) if NULL_STD in f.columns else 0.0
+    f = f.assign(chance=f[NULL_MEAN], chance_high=f[NULL_MEAN] + CHANCE_SDS * std)
+    return f.groupby(by, as_index=False)[["chance", "chance_high"]].mean()
+
+
+def uniqueness_panels(points: Points) -> list[int]:
+    """The D_phi panels of the alignment-vs-U figure: 1, 3, 5, 7, 9 where present, else up to
+    6 evenly spread levels of those run."""
+    return pick_levels(points.frame[t.DPHI].unique().tolist(), PAPER_DPHI_PANELS, 6)
+
+
+def scatter_dphis(points: Points) -> list[int]:
+    """The D_phi rows of the alignment-vs-performance scatters: 3, 6, 9 where present, else up
+    to 3 evenly spread levels of those run."""
+    return pick_levels(points.frame[t.DPHI].unique().tolist(), PAPER_SCATTER_DPHIS, 3)
+
+
+def levels_text(values) -> str:
+    """``[3]`` -> "3"; ``[1, 3, 5]`` -> "1, 3 and 5" (sorted, as integers where whole).
+
+    >>> levels_text([5, 1, 3]), levels_text([2]), levels_text([])
+    ('1, 3 and 5', '2', 'none')
+    """
+    shown = [str(int(v)) if float(v).is_integer() else f"{v:g}" for v in sorted(set(values))]
+    if not shown:
+        return "none"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]

@@ -21,12 +21,14 @@ CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
        color: #222; line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; display: block;
+        max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #444; } pre { background: #f7f7f7; padding: 0.8em;
-overflow-x: auto; } .skipped { color: #8a4b00; } .muted { color: #666; font-size: 0.9em; }
+overflow-x: auto; white-space: pre-wrap; } .skipped { color: #8a4b00; }
+.muted { color: #666; font-size: 0.9em; } .note { color: #8a4b00; }
 """
 
 # Marks <body data-images-ok="loaded/total"> once the page has loaded; the page needs no script.
@@ -69,12 +71,13 @@ def _figure_html(fig: RenderedFigure) -> str:
     if fig.png is None:
         return ""
     data = base64.b64encode(fig.png).decode()
+    note = f'<br><span class="note">{html.escape(fig.note)}</span>' if fig.note else ""
     return (
         f'<figure id="fig-{fig.name}"><h3>{html.escape(fig.title)}</h3>'
         f'<img src="data:image/png;base64,{data}" alt="{html.escape(fig.title)}">'
         f"<figcaption>{html.escape(fig.caption)} "
         f'<a href="figures/{fig.name}.png">PNG</a> · <a href="figures/{fig.name}.svg">SVG</a>'
-        "</figcaption></figure>"
+        f"{note}</figcaption></figure>"
     )
 
 

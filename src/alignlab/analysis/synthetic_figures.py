@@ -7,12 +7,19 @@ saves it as PNG and SVG. The numbers each figure plots come from
 :mod:`alignlab.analysis.figure_data`, where they are tested. Every uniqueness level present in
 the table is plotted.
 
-Missing columns raise :class:`~alignlab.analysis.tables.MissingColumnsError` naming them.
+Where the alignments carry the permutation null (``null_mean``, ``null_std``), every figure of
+alignment values draws the chance band (:func:`~alignlab.analysis.figure_data.chance_band`) with
+a legend entry; without it nothing is drawn in its place.
+
+Missing columns raise :class:`~alignlab.analysis.tables.MissingColumnsError` naming them; a
+figure whose x axis would have fewer than two levels raises
+:class:`~alignlab.analysis.tables.InsufficientDataError`.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -28,6 +35,8 @@ from alignlab.stats import Method, correlation
 PANEL = (2.6, 2.2)  # inches per panel
 DPI = 100
 CMAP = "viridis"
+CHANCE_COLOUR = "0.55"
+CHANCE_LABEL = f"chance: null mean to +{fd.CHANCE_SDS} sd"
 
 
 def points_of(
@@ -57,8 +66,9 @@ def grid(n: int, ncols: int, panel: tuple[float, float] = PANEL, **kw) -> tuple[
 
 
 def panel_title(ax, head: str, stat: str, size: float = 8) -> None:
-    """Title a panel with ``head`` and, on a second smaller line, a statistic."""
-    ax.set_title(f"{head}\n{stat}", fontsize=size, linespacing=1.4)
+    """Title a panel with ``head`` and, below, a statistic, wrapped to the panel's width."""
+    inches = ax.get_position().width * ax.figure.get_figwidth()
+    ax.set_title(fit_width(f"{head}\n{stat}", inches, size), fontsize=size, linespacing=1.4)
 
 
 def colorbar(fig: Figure, axes: list, values, label: str) -> Normalize:
@@ -70,10 +80,39 @@ def colorbar(fig: Figure, axes: list, values, label: str) -> Normalize:
     return norm
 
 
+def require_levels(points: fd.Points, column: str, name: str, what: str) -> list[int]:
+    """The sorted levels of ``column``; fewer than two raise InsufficientDataError."""
+    levels = sorted(int(v) for v in points.frame[column].unique())
+    if len(levels) < 2:
+        raise t.InsufficientDataError(
+            f"{what} needs at least two {name} values; the run has {name} = "
+            f"{fd.levels_text(levels)} only"
+        )
+    return levels
+
+
+def chance_span(ax, band: pd.DataFrame) -> None:
+    """Shade the mean chance band of ``band``'s rows across the whole panel (nothing if empty)."""
+    if len(band):
+        ax.axhspan(band["chance"].mean(), band["chance_high"].mean(), color=CHANCE_COLOUR,
+                   alpha=0.3, lw=0, label=CHANCE_LABEL)  # fmt: skip
+
+
+def fit_width(text: str, inches: float, size: float) -> str:
+    """``text`` wrapped at spaces into lines that fit ``inches`` at font ``size`` (points).
+
+    A character is taken as 0.6 of the font size wide (wider than DejaVu Sans' average).
+    """
+    width = max(8, int(inches * 72 / (0.6 * size)))
+    return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
+
+
 def suptitle(fig: Figure, text: str, points: fd.Points) -> None:
-    """Title the figure with ``text`` and the metric and modality-1 depth it shows."""
+    """Title the figure with ``text`` and the metric and modality-1 depth it shows, wrapped to
+    the figure's width."""
     d1 = "" if points.depth1 is None else f", modality-1 depth {points.depth1}"
-    fig.suptitle(f"{text} ({points.metric}{d1})", fontsize=10)
+    title = fit_width(f"{text} ({points.metric}{d1})", fig.get_figwidth() - 0.2, 10)
+    fig.suptitle(title, fontsize=10)
 
 
 def _alignment_vs_level(
@@ -82,6 +121,7 @@ def _alignment_vs_level(
     """Dots for every D_enc x seed, the maximum per ``x`` as a line, the max's trend."""
     f = points.frame
     maxima = fd.max_alignment(points)
+    band = fd.chance_band(points, [panel_by, x])
     fig, axes = grid(len(panels), 5, sharey=True)
     norm = colorbar(fig, axes, f[t.DEPTH2], "encoder depth D_enc")
     label = {t.U: "U", t.DPHI: "D_phi"}
@@ -90,6 +130,10 @@ def _alignment_vs_level(
         m = maxima[maxima[panel_by] == level].sort_values(x)
         ax.scatter(cell[x], cell[t.SCORE], c=cell[t.DEPTH2], cmap=CMAP, norm=norm, s=9, alpha=0.7)
         ax.plot(m[x], m["max_score"], "-", color="crimson", marker="D", ms=4, label="maximum")
+        b = band[band[panel_by] == level].sort_values(x)
+        if len(b):
+            ax.fill_between(b[x], b["chance"], b["chance_high"], color=CHANCE_COLOUR, alpha=0.3,
+                            lw=0, label=CHANCE_LABEL)  # fmt: skip
         c = correlation(m[x].to_numpy(), m["max_score"].to_numpy(), method)
         panel_title(ax, f"{label[panel_by]} = {level}", f"max vs {label[x]}: {c}", 7)
         ax.set_xticks(sorted(f[x].unique()))
@@ -112,8 +156,8 @@ def fig_alignment_vs_uniqueness(
     Dots: every D_enc x seed; line: the maximum per U; text: corr(U, maximum).
     """
     points = points_of(data, metric, depth1, what="alignment vs uniqueness")
-    if dphis is None:
-        dphis = fd.pick_levels(points.frame[t.DPHI].unique().tolist(), fd.PAPER_DPHI_PANELS, 6)
+    require_levels(points, t.U, "U", "alignment vs uniqueness")
+    dphis = fd.uniqueness_panels(points) if dphis is None else dphis
     fig = _alignment_vs_level(points, t.U, t.DPHI, dphis, "uniqueness U", method)
     suptitle(fig, "Alignment vs uniqueness", points)
     return fig
@@ -131,6 +175,7 @@ def fig_alignment_vs_heterogeneity(
     Dots: every D_enc x seed; line: the maximum per D_phi; text: corr(D_phi, maximum).
     """
     points = points_of(data, metric, depth1, what="alignment vs heterogeneity")
+    require_levels(points, t.DPHI, "D_phi", "alignment vs heterogeneity")
     us = sorted(points.frame[t.U].unique().tolist()) if us is None else us
     fig = _alignment_vs_level(points, t.DPHI, t.U, us, "transform depth D_phi", method)
     suptitle(fig, "Alignment vs heterogeneity", points)
@@ -143,6 +188,9 @@ def fig_alignment_heatmaps(
     """Seed-averaged alignment over (D_phi, D_enc), one heatmap per U, one shared colour scale."""
     points = points_of(data, metric, depth1, what="alignment heatmaps")
     mean = fd.seed_mean_alignment(points)
+    band = fd.chance_band(points, [t.U, t.DEPTH2, t.DPHI])
+    if len(band):
+        mean = mean.merge(band, on=[t.U, t.DEPTH2, t.DPHI], how="left")
     us = sorted(mean[t.U].unique())
     fig, axes = grid(len(us), 3, panel=(2.6, 2.3))
     norm = colorbar(fig, axes, mean[t.SCORE], "alignment (mean over seeds)")
@@ -154,8 +202,24 @@ def fig_alignment_heatmaps(
         ax.set_title(f"U = {u}", fontsize=9)
         ax.set_xlabel("D_phi")
         ax.set_ylabel("D_enc")
+        if len(band):
+            _mark_chance_cells(ax, mean[mean[t.U] == u], table)
+    if len(band):
+        axes[0].legend(loc="upper left", bbox_to_anchor=(0, -0.28), fontsize=6, frameon=False)
     suptitle(fig, "Alignment over (D_phi, D_enc)", points)
     return fig
+
+
+def _mark_chance_cells(ax, cell: pd.DataFrame, table: pd.DataFrame) -> None:
+    """An x on every heatmap cell whose mean alignment is within the chance band; the first
+    panel's marks carry the legend entry (an empty scatter when it has none)."""
+    low = cell[cell[t.SCORE] <= cell["chance_high"]]
+    cols = {c: i for i, c in enumerate(table.columns)}
+    rows = {r: i for i, r in enumerate(table.index)}
+    xs = [cols[d] for d in low[t.DPHI]]
+    ys = [rows[d] for d in low[t.DEPTH2]]
+    ax.scatter(xs, ys, marker="x", s=18, color="white", linewidths=1,
+               label=f"within chance band (<= null mean + {fd.CHANCE_SDS} sd)")  # fmt: skip
 
 
 BOX_PANELS = (
