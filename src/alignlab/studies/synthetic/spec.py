@@ -1,44 +1,92 @@
 """The synthetic study's spec: what to train, how, and what to measure.
 
-Two presets ship with the package: ``paper`` (the protocol of ``docs/protocol.md``, all of it) and
-``quick`` (the same grid, small enough for a 2-core laptop in a few minutes).
+Three presets ship with the package: ``paper`` (the protocol of ``docs/protocol.md``, all of it),
+``standard`` (every synthetic finding of the paper on a 2-core laptop in under 20 minutes) and
+``quick`` (the same grid, small enough for a few minutes; its report says what it cannot show).
+
+Every value is checked when the spec is read, strictly: an int field takes an int only (``true``
+or ``5.0`` are refused, not read as 1 or 5), a float field takes an int or a float, a bool field
+a bool. Values that depend on each other (``n_align`` and the test split ``n_samples`` gives,
+``k`` and ``n_align``) are checked together, with a message naming the field, the value and a fix.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
 
+from alignlab.data.splits import split_sizes
 from alignlab.experiments.spec import MetricSpec, StudySpec, sorted_unique
+
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+SPLIT = (0.7, 0.15, 0.15)  # the generator's train / validation / test fractions
+N_CLASSES = 4  # the teacher's classes: every split and batch must be able to hold all of them
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"must be a whole number, got {value!r} ({type(value).__name__}); "
+            "write an integer such as 5, without quotes or a decimal point"
+        )
+    return value
+
+
+def _real_number(value: Any) -> Any:
+    if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-3 (no decimal point) as text
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            f"must be a number, got {value!r} ({type(value).__name__}); "
+            "write a number such as 0.01 or 1e-3 (with a decimal point), without quotes"
+        )
+    return float(value)
+
+
+Int = Annotated[int, BeforeValidator(_whole_number)]  # strict: no bool, float or string
+Float = Annotated[float, BeforeValidator(_real_number)]  # an int or a float, never a bool
+
+
+def min_samples_for(n_align: int) -> int:
+    """The smallest ``n_samples`` whose test split holds ``n_align`` samples.
+
+    >>> min_samples_for(512), split_sizes(min_samples_for(512), SPLIT)[2]
+    (3407, 512)
+    """
+    n = max(1, int(0.8 * n_align / SPLIT[2]))  # below the answer: the test share only rounds up
+    while split_sizes(n, SPLIT)[2] < n_align:
+        n += 1
+    return n
 
 
 class SyntheticStudySpec(StudySpec):
     """The controlled synthetic study: redundancy, uniqueness and heterogeneity."""
 
     study: Literal["synthetic"] = Field("synthetic", description="Which study this spec runs.")
-    uniqueness: list[int] = Field(
+    uniqueness: list[Int] = Field(
         list(range(9)), description="Uniqueness levels U = 8 - r; labels depend on U only."
     )
-    dphi: list[int] = Field(
+    dphi: list[Int] = Field(
         list(range(1, 11)), description="Depths of the heterogeneity transform of modality 2."
     )
     transform: Literal["paper", "invertible"] = Field(
         "paper", description="Heterogeneity transform: the published one, or an invertible one."
     )
-    depths1: list[int] = Field(
+    depths1: list[Int] = Field(
         list(range(1, 11)), description="Encoder depths trained for modality 1."
     )
-    depths2: list[int] = Field(
+    depths2: list[Int] = Field(
         list(range(1, 11)), description="Encoder depths trained for modality 2 (D_enc)."
     )
-    align_depths1: list[int] = Field(
+    align_depths1: list[Int] = Field(
         [1, 2, 3], description="Modality-1 depths that modality-2 encoders are aligned against."
     )
-    lrs: list[float] = Field(
+    lrs: list[Float] = Field(
         [1e-3, 5e-3, 1e-2, 5e-2], description="AdamW learning rates searched (protocol grid)."
     )
-    wds: list[float] = Field(
+    wds: list[Float] = Field(
         [0.0, 1e-4, 1e-3, 1e-2, 1e-1], description="AdamW weight decays searched."
     )
     selection: Literal["per_modality", "per_cell"] = Field(
@@ -46,22 +94,39 @@ class SyntheticStudySpec(StudySpec):
         description="One (lr, wd) per (U, modality) by mean validation accuracy over all cells "
         "(protocol), or one per (U, modality, D_phi, depth).",
     )
-    epochs1: int = Field(50, ge=1, description="Training epochs for modality 1.")
-    epochs2: int = Field(300, ge=1, description="Training epochs for the transformed modality 2.")
-    batch_size: int = Field(512, ge=1, description="Mini-batch size.")
-    grad_clip: float = Field(8.0, gt=0, description="Per-model gradient-norm clip.")
-    seeds: list[int] = Field([0, 1, 2, 3, 4], description="Training seeds (5 in the paper).")
-    n_samples: int = Field(65536, ge=64, description="Samples generated (all 2^16 bit states).")
-    data_seed: int = Field(
+    selection_rule: Literal["exact", "halving"] = Field(
+        "exact",
+        description="exact: train every (lr, wd) for all epochs (protocol); halving: successive "
+        "halving, the better half of the settings (by the same selection) trained on at each "
+        "rung of a doubling epoch budget.",
+    )
+    halving_rungs: Int = Field(
+        5,
+        ge=2,
+        description="Rungs of successive halving: epoch budgets E / 2^(rungs-1), ..., E / 2, E.",
+    )
+    patience: Int | None = Field(
+        None,
+        ge=1,
+        description="Stop a member after this many epochs without a better validation accuracy "
+        "(it keeps its best-validation weights); None: train every epoch (protocol).",
+    )
+    epochs1: Int = Field(50, ge=1, description="Training epochs for modality 1.")
+    epochs2: Int = Field(300, ge=1, description="Training epochs for the transformed modality 2.")
+    batch_size: Int = Field(512, ge=1, description="Mini-batch size.")
+    grad_clip: Float = Field(8.0, gt=0, description="Per-model gradient-norm clip.")
+    seeds: list[Int] = Field([0, 1, 2, 3, 4], description="Training seeds (5 in the paper).")
+    n_samples: Int = Field(65536, ge=64, description="Samples generated (all 2^16 bit states).")
+    data_seed: Int = Field(
         0, description="Seed of the stratified split (labels follow the release's stream)."
     )
     metrics: list[MetricSpec] = Field(
         [MetricSpec(name="unbiased_cka"), MetricSpec(name="mutual_knn", k=100)],
         description="Alignment metrics (protocol: unbiased CKA and mutual kNN, k = 100).",
     )
-    n_align: int = Field(512, ge=8, description="Paired test samples used for alignment.")
-    normalize: bool = Field(True, description="L2-normalise each sample's features first.")
-    null_permutations: int = Field(
+    n_align: Int = Field(512, ge=8, description="Paired test samples used for alignment.")
+    normalize: StrictBool = Field(True, description="L2-normalise each sample's features first.")
+    null_permutations: Int = Field(
         200,
         ge=0,
         description="Shuffled pairings behind each score's null of the maximum over layer pairs "
@@ -125,6 +190,13 @@ class SyntheticStudySpec(StudySpec):
         if missing:
             raise ValueError(
                 f"align_depths1 {missing} are not trained; add them to depths1 or remove them"
+            )
+        n_test = split_sizes(self.n_samples, SPLIT)[2]
+        if self.n_align > n_test:
+            raise ValueError(
+                f"n_align = {self.n_align} is more than the {n_test} test samples that "
+                f"n_samples = {self.n_samples} gives; use n_align <= {n_test} or "
+                f"n_samples >= {min_samples_for(self.n_align)}"
             )
         for m in self.metrics:
             if m.k is not None and m.k >= self.n_align:
