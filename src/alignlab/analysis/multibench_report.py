@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -32,6 +33,7 @@ from alignlab.analysis.page import (
     _environment_html,
     _figures_section_html,
     _html_document,
+    _size_html,
     _table_html,
     _write_figure_files,
 )
@@ -39,6 +41,10 @@ from alignlab.analysis.synthetic_figures import grid, panel_title
 from alignlab.analysis.vl_report import _draw
 
 SCATTER_COLUMNS = ("modality_a", "modality_b", "score", "perf_b", "depth_b", "seed_b")
+MIN_MODELS = 20  # fewer models per correlation and its interval cannot be narrow
+MAX_WIDTH = 0.5  # a Pearson interval wider than this cannot tell a strong from a weak relation
+CHANCE_MARGIN = 0.1  # models within this much test accuracy of chance are "near chance"
+CLASSES = {"avdigits": 10, "avmnist": 10, "urfunny": 2, "mustard": 2}  # used without n_classes
 
 
 def _interval(value, low, high) -> str:
@@ -208,6 +214,72 @@ def _findings(table: pd.DataFrame) -> list[str]:
     return out
 
 
+def chance_level(models: pd.DataFrame, dataset: str) -> float | None:
+    """Test score of guessing: 1 / classes (the models table's ``n_classes``, else the known
+    class count of ``dataset``), 0.5 for sign accuracy of a regression; None when unknown."""
+    task = models["task"].iloc[0] if "task" in models.columns and len(models) else None
+    if task == "regression":
+        return 0.5
+    if "n_classes" in models.columns and models["n_classes"].notna().any():
+        return 1.0 / float(models["n_classes"].dropna().iloc[0])
+    k = CLASSES.get(dataset)
+    return None if k is None else 1.0 / k
+
+
+def run_size(
+    table: pd.DataFrame, models: pd.DataFrame | None, alignments: pd.DataFrame | None, spec: dict
+) -> tuple[list[str], list[str]]:
+    """What this run is (sentences) and why it cannot support Table 1 (empty when it can).
+
+    The checks: at least :data:`MIN_MODELS` models per correlation, no defined Pearson interval
+    wider than :data:`MAX_WIDTH`, every modality's selected models at least
+    :data:`CHANCE_MARGIN` above chance.
+    """
+    dataset = ", ".join(dict.fromkeys(table["dataset"]))
+    facts, limits = [], []
+    ns = sorted(int(n) for n in table["n"])
+    if models is not None and {"depth", "seed", "lr", "wd"} <= set(models.columns):
+        hp = len(models[["lr", "wd"]].drop_duplicates())
+        facts.append(
+            f"{dataset}: {len(models)} models trained (per modality: depths "
+            f"{', '.join(str(d) for d in sorted(models['depth'].unique()))}, "
+            f"{models['seed'].nunique()} seeds, {hp} (lr, wd) setting(s)"
+            + (f", {spec['epochs']} epochs" if "epochs" in spec else "")
+            + (f" on {spec['n_train']} training samples" if spec.get("n_train") else "")
+            + ")."
+        )
+    if alignments is not None and "n" in alignments.columns and len(alignments):
+        facts.append(f"Alignments on {int(alignments['n'].iloc[0])} test samples.")
+    facts.append(f"Each correlation of Table 1 is over {_span(ns)} models.")
+    if ns and ns[0] < MIN_MODELS:
+        limits.append(f"{_span(ns)} models per correlation (fewer than {MIN_MODELS})")
+    defined = table.dropna(subset=["low", "high"])
+    if len(defined):
+        widest = defined.loc[(defined["high"] - defined["low"]).idxmax()]
+        width = widest["high"] - widest["low"]
+        facts.append(f"The widest 95% interval of Pearson r is [{widest['low']:.2f}, "
+                     f"{widest['high']:.2f}] ({width:.2f} wide).")  # fmt: skip
+        if width > MAX_WIDTH:
+            limits.append(f"95% intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
+    chance = chance_level(models, dataset) if models is not None else None
+    if chance is not None and models is not None and "test_score" in models.columns:
+        chosen = models[models["selected"].astype(bool)] if "selected" in models else models
+        for m, g in chosen.groupby("modality", sort=False):
+            score = float(g["test_score"].mean())
+            facts.append(f"Selected {m} models: mean test score {score:.3f} (chance {chance:.3f}).")
+            if score < chance + CHANCE_MARGIN:
+                limits.append(f"the {m} models are near chance ({score:.3f} against {chance:.3f})")
+    elif chance is None:
+        facts.append("Chance level unknown for this dataset: no check against it.")
+    return facts, limits
+
+
+def _span(values: list[int]) -> str:
+    if not values:
+        return "no"
+    return str(values[0]) if values[0] == values[-1] else f"{values[0]} to {values[-1]}"
+
+
 def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the report of a MultiBench run and return the path of its ``index.html``.
 
@@ -268,9 +340,13 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
         "(a, b): the correlation between each modality-b model's alignment with modality a's "
         "best-validation model and its test performance (the paper's Table 1).</p>"
     )
+    spec = yaml.safe_load(spec_text or "") or {}
+    facts, limits = run_size(table, models, alignments, spec if isinstance(spec, dict) else {})
+    parts.append(_size_html(facts, limits, "Table 1's correlations"))
     parts.append("<h2>What the data shows</h2><ul>")
     parts += [f"<li>{html.escape(s)}</li>" for s in _findings(table)] + ["</ul>"]
-    parts.append("<h2>Table 1</h2>" + _table_html(display, "table1"))
+    head = "Table 1 (smoke test: not evidence)" if limits else "Table 1"
+    parts.append(f"<h2>{head}</h2>" + _table_html(display, "table1"))
     if dataset == "avdigits":
         parts.append(
             '<p class="muted">avdigits is an offline stand-in for AVMNIST (synthetic speech), '

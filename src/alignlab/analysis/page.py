@@ -29,6 +29,7 @@ figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee
 figcaption { font-size: 0.9em; color: #444; } pre { background: #f7f7f7; padding: 0.8em;
 overflow-x: auto; white-space: pre-wrap; } .skipped { color: #8a4b00; }
 .muted { color: #666; font-size: 0.9em; } .note { color: #8a4b00; }
+.smoke { background: #fff4e0; border-left: 4px solid #e0a030; padding: 0.5em 0.8em; }
 """
 
 # Marks <body data-images-ok="loaded/total"> once the page has loaded; the page needs no script.
@@ -79,6 +80,28 @@ def _figure_html(fig: RenderedFigure) -> str:
         f'<a href="figures/{fig.name}.png">PNG</a> · <a href="figures/{fig.name}.svg">SVG</a>'
         f"{note}</figcaption></figure>"
     )
+
+
+def _size_html(facts: list[str], limits: list[str], claims: str) -> str:
+    """The ``Size of this run`` section: what was run, and whether it can support ``claims``.
+
+    ``facts`` are sentences on the run's size; ``limits`` the reasons it cannot support its
+    claims (each computed from the data). With any limit the run is called a smoke test.
+    """
+    parts = ['<h2 id="size">Size of this run</h2>', "<p>" + html.escape(" ".join(facts)) + "</p>"]
+    if limits:
+        text = (
+            f"This run is a smoke test: too small to support {claims}. "
+            + "; ".join(limits)
+            + ". It shows the pipeline works, not what the data says."
+        )
+        parts.append(f'<p class="smoke" id="smoke-test">{html.escape(text)}</p>')
+    else:
+        parts.append(
+            f'<p id="adequate">Large enough for {html.escape(claims)} by the checks this report '
+            "makes (points per correlation, interval widths, models above chance).</p>"
+        )
+    return "\n".join(parts)
 
 
 def _environment_html(environment: dict) -> str:

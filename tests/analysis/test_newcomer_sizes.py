@@ -1,0 +1,71 @@
+"""Every report states the size of its run and whether it can support its claims."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alignlab.analysis.multibench_report import MAX_WIDTH, MIN_MODELS, write_multibench_report
+from alignlab.studies.multibench.study import table1
+
+
+def multibench_run(root, depths, seeds, accuracy, slope, noise, n_train=512, seed=0):
+    """A MultiBench run directory of avdigits (10 classes) with hand-made tables: test
+    accuracy ``accuracy`` (+ depth), alignment = slope * accuracy + noise."""
+    rng = np.random.default_rng(seed)
+    models, aligned = [], []
+    for modality, other in (("vision", "audio"), ("audio", "vision")):
+        for d in depths:
+            for s in seeds:
+                acc = accuracy + 0.01 * d + rng.normal(0, 0.01)
+                models.append({"key": f"{modality}{d}{s}", "modality": modality, "depth": d,
+                               "seed": s, "lr": 1e-3, "wd": 0.0, "val_score": acc,
+                               "test_score": acc, "selected": True, "task": "classification",
+                               "kind": "transformer", "diverged": False})  # fmt: skip
+                aligned.append({"dataset": "avdigits", "modality_a": other, "modality_b": modality,
+                                "depth_a": 1, "seed_a": 0, "val_a": 0.5, "depth_b": d, "seed_b": s,
+                                "score": slope * acc + rng.normal(0, noise), "perf_b": acc,
+                                "n": 512})  # fmt: skip
+    alignments = pd.DataFrame(aligned)
+    (root / "tables").mkdir(parents=True)
+    pd.DataFrame(models).to_parquet(root / "tables" / "models.parquet")
+    alignments.to_parquet(root / "tables" / "alignments.parquet")
+    table1(alignments, n_boot=200).to_parquet(root / "tables" / "table1.parquet")
+    (root / "spec.yaml").write_text(f"study: multibench\ndataset: avdigits\nepochs: 2\n"
+                                    f"n_train: {n_train}\n")  # fmt: skip
+    (root / "environment.json").write_text(json.dumps({"alignlab": "0"}))
+    return root
+
+
+def size_section(page: str) -> str:
+    start = page.index('id="size"')
+    return page[start : page.index("<h2>", start + 10)]
+
+
+def test_a_quick_avdigits_run_is_called_a_smoke_test(tmp_path):
+    run = multibench_run(tmp_path / "quick", (1, 2, 3, 4), (2, 22), 0.12, 1.0, 0.2)
+    page = write_multibench_report(run).read_text()
+    size = size_section(page)
+    assert "This run is a smoke test" in size and "Table 1 (smoke test: not evidence)" in page
+    assert f"8 models per correlation (fewer than {MIN_MODELS})" in size
+    assert "16 models trained" in size and "2 epochs on 512 training samples" in size
+    t1 = pd.read_parquet(run / "tables" / "table1.parquet")
+    width = (t1["high"] - t1["low"]).max()
+    assert width > MAX_WIDTH and f"95% intervals up to {width:.2f} wide" in size
+    assert "the vision models are near chance" in size and "chance 0.100" in size
+
+
+def test_a_well_trained_large_run_is_not(tmp_path):
+    run = multibench_run(tmp_path / "big", range(1, 11), range(3), 0.8, 1.0, 0.002)
+    page = write_multibench_report(run).read_text()
+    size = size_section(page)
+    assert "smoke test" not in page and 'id="adequate"' in size
+    assert "30 models" in size and "<h2>Table 1</h2>" in page
+
+
+@pytest.mark.parametrize("accuracy, near", [(0.1, True), (0.35, False)])
+def test_near_chance_is_judged_against_the_class_count(tmp_path, accuracy, near):
+    run = multibench_run(tmp_path / "run", range(1, 11), range(3), accuracy, 1.0, 0.002)
+    size = size_section(write_multibench_report(run).read_text())
+    assert ("near chance" in size) is near
