@@ -3,7 +3,9 @@
 Single pairs (``a``, ``b`` of shape (n, d_a), (n, d_b); torch tensors or numpy arrays; float32
 by default, ``dtype=torch.float64`` on request; a Python float back):
 :func:`cka`, :func:`rbf_cka`, :func:`unbiased_cka`, :func:`mutual_knn`, :func:`cknna`,
-:func:`svcca`, and :func:`hsic`. All layer pairs of two models: :func:`align_layers`.
+:func:`svcca`, and :func:`hsic`. All layer pairs of two models: :func:`align_layers`;
+several metrics sharing one Gram matrix per layer: :func:`align_layers_multi` (both stream
+over blocks of samples when the ``(n, n)`` matrices exceed ``memory_budget``).
 What each metric is (direction, symmetry, invariances, range): :func:`get_metric`.
 Is a score above chance: ``align_layers(..., null_permutations=200)`` gives the permutation
 null of every pair and of the best pair (:class:`LayerMaxNull`); :func:`chance_level` the
@@ -19,6 +21,7 @@ from alignlab.metrics.calibration import LayerMaxNull, chance_level
 from alignlab.metrics.cka import cka, hsic, rbf_cka, unbiased_cka
 from alignlab.metrics.engine import align_layers
 from alignlab.metrics.knn import cknna, mutual_knn, nearest_neighbors
+from alignlab.metrics.multi import align_layers_multi
 from alignlab.metrics.preprocess import centre, clamp_layers, clamp_quantile, l2_normalize
 from alignlab.metrics.registry import INVARIANCES, MetricInfo, get_metric, list_metrics
 from alignlab.metrics.result import LayerAlignment
@@ -30,6 +33,7 @@ __all__ = [
     "LayerMaxNull",
     "MetricInfo",
     "align_layers",
+    "align_layers_multi",
     "centre",
     "chance_level",
     "cka",

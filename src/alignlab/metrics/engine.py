@@ -23,8 +23,17 @@ import numpy as np
 import torch
 
 from alignlab._device import default_device, resolve_device
-from alignlab.metrics._null import dense_null_dots, expected_dots, permutations, sparse_null_dots
+from alignlab.metrics._budget import human, resolve_budget
+from alignlab.metrics._null import (
+    BLOCK_BYTES,
+    dense_null_dots,
+    expected_dots,
+    permutations,
+    sparse_null_dots,
+)
 from alignlab.metrics._reduce import cosine_scores, pair_dots, rescale_pow2, self_dots
+from alignlab.metrics._results import NullMode, _check_null_args, _result
+from alignlab.metrics._stream import STREAMABLE, block_rows, stream_cost, stream_scores, streamable
 from alignlab.metrics._validation import (
     as_representation,
     check_dtype,
@@ -33,7 +42,6 @@ from alignlab.metrics._validation import (
     check_same_n,
     to_tensor,
 )
-from alignlab.metrics.calibration import LayerMaxNull
 from alignlab.metrics.cka import _cka_matrix, _ucka_matrix
 from alignlab.metrics.knn import _cknna_matrix, _count_dtype, _knn_mask
 from alignlab.metrics.preprocess import ClampScope, clamp_layers
@@ -41,9 +49,7 @@ from alignlab.metrics.registry import get_metric
 from alignlab.metrics.result import LayerAlignment
 from alignlab.metrics.svcca import _svcca_basis, _svcca_from_bases
 
-NullMode = Literal["subtract", "zscore", "raw"]
 CONCAT = "concat"  # label of the all-layers concatenation candidate
-TIE_TOL = {torch.float32: 1e-6, torch.float64: 1e-12}  # null maxima this close to best tie
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,72 @@ def _clean_layers(
     return clean[: len(raw_a)], clean[len(raw_a) :]
 
 
+def _prepare_layers(
+    layers_a: Any,
+    layers_b: Any,
+    min_samples: int,
+    why: str,
+    dtype: torch.dtype,
+    device: str | torch.device | None,
+    normalize: bool,
+    clamp_q: float | None,
+    clamp_scope: ClampScope,
+    include_concat: bool,
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[str], list[str], dict[str, Any]]:
+    """Validated, preprocessed candidates of both sides (in the documented order: clamp,
+    concatenate, rescale by a power of two, normalise), their labels and the record."""
+    if clamp_q is not None:
+        check_fraction(clamp_q, "clamp_q")
+    a, b = _clean_layers(layers_a, layers_b, min_samples, why, dtype, device)
+    if clamp_q is not None:
+        a, b = clamp_layers(a, clamp_q, clamp_scope), clamp_layers(b, clamp_q, clamp_scope)
+    labels_a, labels_b = [str(i) for i in range(len(a))], [str(j) for j in range(len(b))]
+    if include_concat:
+        a, b = a + [torch.cat(a, dim=1)], b + [torch.cat(b, dim=1)]  # (n, sum of widths)
+        labels_a.append(CONCAT)
+        labels_b.append(CONCAT)
+    # exact power-of-two rescaling: no overflow in the norms or Grams of huge features
+    a, b = [rescale_pow2(x) for x in a], [rescale_pow2(x) for x in b]
+    if normalize:
+        a = [torch.nn.functional.normalize(x, dim=1) for x in a]
+        b = [torch.nn.functional.normalize(x, dim=1) for x in b]
+    record = {
+        "normalize": normalize,
+        "clamp_q": clamp_q,
+        "clamp_scope": clamp_scope if clamp_q is not None else None,
+        "include_concat": include_concat,
+    }
+    return a, b, labels_a, labels_b, record
+
+
+def _in_memory_bytes(
+    metric: str, params: dict[str, Any], n: int, la: int, lb: int, dtype: torch.dtype, null: bool
+) -> int:
+    """What the in-memory path holds besides the features: the stacks, one layer's work
+    matrices and, with a null, its extra copies (module docstring), in bytes."""
+    size = torch.empty((), dtype=dtype).element_size()
+    if metric == "svcca":
+        return 0  # bases of (n, rank) per layer: no (n, n) matrix
+    stack = size
+    if metric == "mutual_knn":
+        stack = torch.empty((), dtype=_count_dtype(n, params["k"], dtype)).element_size()
+    need = (la + lb) * n * n * stack + 4 * n * n * size
+    if null:
+        dense = metric in ("cka", "rbf_cka", "unbiased_cka")
+        extra = min(la, lb) + max(la, lb) / 2 if dense else max(la, lb)
+        need += int(extra * n * n * stack) + BLOCK_BYTES
+    return need
+
+
+def _too_big(metric: str, need: int, budget: int, n: int) -> ValueError:
+    return ValueError(
+        f"metric {metric!r} needs about {human(need)} of (n, n) matrices for n={n}, more than "
+        f"memory_budget={human(budget)}, and has no streaming path (streaming: "
+        f"{', '.join(STREAMABLE)} with the linear kernel); raise memory_budget or pass fewer "
+        "samples."
+    )
+
+
 def align_layers(
     layers_a: Any,
     layers_b: Any,
@@ -216,6 +288,7 @@ def align_layers(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device | None = None,
+    memory_budget: int | float | str | None = None,
     **params: Any,
 ) -> LayerAlignment:
     """Score every layer of model A against every layer of model B with one metric.
@@ -260,6 +333,11 @@ def align_layers(
         dtype: compute dtype, ``torch.float32`` (default) or ``torch.float64``.
         device: ``"cpu"``, ``"cuda"``, ``"auto"``; None uses the device of the first tensor
             given (CUDA when present if only arrays are given).
+        memory_budget: bytes the engine may hold besides the features (a number, or a size
+            such as ``"2GB"``); None: half of the device's free memory. When the prepared
+            ``(n, n)`` stacks do not fit, linear CKA, unbiased CKA, mutual kNN and CKNNA stream
+            over blocks of samples (same scores; see :mod:`alignlab.metrics._stream`); the
+            other metrics then raise a ``ValueError`` if a budget was given.
         **params: the metric's own parameters, e.g. ``k=10``, exactly as its single-pair
             function takes them.
 
@@ -278,83 +356,34 @@ def align_layers(
     """
     info = get_metric(metric)
     check_dtype(dtype)
-    if null_mode not in ("subtract", "zscore", "raw"):
-        raise ValueError(f"null_mode must be 'subtract', 'zscore' or 'raw'; got {null_mode!r}.")
-    if (
-        isinstance(null_permutations, bool)
-        or not isinstance(null_permutations, int | np.integer)
-        or null_permutations < 0
-        or (null_mode == "zscore" and null_permutations == 1)
-    ):
-        raise ValueError(
-            f"null_permutations must be 0 or more (2 or more for null_mode='zscore'); got "
-            f"{null_permutations}."
-        )
-    null_permutations = int(null_permutations)
-    if clamp_q is not None:
-        check_fraction(clamp_q, "clamp_q")
-    a, b = _clean_layers(layers_a, layers_b, info.min_samples, metric, dtype, device)
+    null_permutations = _check_null_args(null_permutations, null_mode)
+    a, b, labels_a, labels_b, record = _prepare_layers(
+        layers_a, layers_b, info.min_samples, metric, dtype, device,
+        normalize, clamp_q, clamp_scope, include_concat,
+    )  # fmt: skip
     n = a[0].shape[0]
     params = _check_params(metric, dict(params), n)
-
-    # preprocessing, in the documented order: clamp, concatenate, normalise
-    if clamp_q is not None:
-        a, b = clamp_layers(a, clamp_q, clamp_scope), clamp_layers(b, clamp_q, clamp_scope)
-    labels_a, labels_b = [str(i) for i in range(len(a))], [str(j) for j in range(len(b))]
-    if include_concat:
-        a, b = a + [torch.cat(a, dim=1)], b + [torch.cat(b, dim=1)]  # (n, sum of widths)
-        labels_a.append(CONCAT)
-        labels_b.append(CONCAT)
-    # exact power-of-two rescaling: no overflow in the norms or Grams of huge features
-    a, b = [rescale_pow2(x) for x in a], [rescale_pow2(x) for x in b]
-    if normalize:
-        a = [torch.nn.functional.normalize(x, dim=1) for x in a]
-        b = [torch.nn.functional.normalize(x, dim=1) for x in b]
-
-    # per-layer work once, then all pairs (and all shuffled pairings) at once
-    plan = _plan(metric, params, n, dtype)
-    if plan.kind == "svcca":
-        prep_a, prep_b = [plan.prepare(x) for x in a], [plan.prepare(x) for x in b]
-    else:
-        stack_dtype = plan.dtype or dtype
-        prep_a = _stack(plan.prepare, a, stack_dtype)  # (L1, n, n)
-        prep_b = _stack(plan.prepare, b, stack_dtype)  # (L2, n, n)
     perms = permutations(n, null_permutations, seed, a[0].device)  # (P, n)
-    raw, nulls, chance = _scores(plan, prep_a, prep_b, perms, params.get("k"))
-
-    null_mean = null_std = layer_max = None
-    tol = 0.0
-    matrix = raw
-    if nulls is not None:
-        null_mean = nulls.mean(axis=0)  # (L1, L2)
-        null_std = nulls.std(axis=0, ddof=1) if null_permutations > 1 else np.zeros_like(raw)
-        tol = 0.0 if plan.kind == "count" else TIE_TOL[dtype]
-        layer_max = LayerMaxNull.from_null(raw, nulls, tie_tol=tol)
-        if null_mode != "raw":
-            matrix = raw - null_mean
-        if null_mode == "zscore":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                matrix = np.where(matrix == 0, 0.0, matrix / null_std)
-    return LayerAlignment(
-        metric=metric,
-        params=params,
-        matrix=matrix,
-        raw=raw,
-        labels_a=tuple(labels_a),
-        labels_b=tuple(labels_b),
-        n_samples=n,
-        preprocessing={
-            "normalize": normalize,
-            "clamp_q": clamp_q,
-            "clamp_scope": clamp_scope if clamp_q is not None else None,
-            "include_concat": include_concat,
-        },
-        null_mean=null_mean,
-        null_std=null_std,
-        null_mode=null_mode if null_permutations else None,
-        null_permutations=null_permutations,
-        layer_max=layer_max,
-        chance=chance,
-        null_scores=nulls,
-        null_tie_tol=tol,
-    )
+    budget = resolve_budget(memory_budget, a[0].device)
+    need = _in_memory_bytes(metric, params, n, len(a), len(b), dtype, null_permutations > 0)
+    if need > budget and streamable(metric, params):
+        widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
+        per_row, fixed = stream_cost(n, widths, {metric: params}, dtype, null_permutations > 0)
+        rows = block_rows(n, per_row, fixed, budget)
+        scores = stream_scores(a, b, {metric: params}, perms, rows)[metric]
+    else:
+        if need > budget and memory_budget is not None:
+            raise _too_big(metric, need, budget, n)
+        # per-layer work once, then all pairs (and all shuffled pairings) at once
+        plan = _plan(metric, params, n, dtype)
+        if plan.kind == "svcca":
+            prep_a, prep_b = [plan.prepare(x) for x in a], [plan.prepare(x) for x in b]
+        else:
+            stack_dtype = plan.dtype or dtype
+            prep_a = _stack(plan.prepare, a, stack_dtype)  # (L1, n, n)
+            prep_b = _stack(plan.prepare, b, stack_dtype)  # (L2, n, n)
+        scores = _scores(plan, prep_a, prep_b, perms, params.get("k"))
+    return _result(
+        metric, params, scores, (labels_a, labels_b), n, record, null_permutations, null_mode,
+        dtype,
+    )  # fmt: skip

@@ -22,15 +22,23 @@ from alignlab.metrics._reduce import cosine_scores, gram, pair_dots, rescale_pow
 from alignlab.metrics._validation import as_representation, check_k, check_pair
 
 
-def _knn_mask_from_sim(sim: torch.Tensor, k: int, *, overwrite: bool = False) -> torch.Tensor:
-    """``(n, n)`` similarities -> ``(n, n)`` bool mask of each row's k neighbours (not itself).
+def _knn_mask_from_sim(
+    sim: torch.Tensor, k: int, *, overwrite: bool = False, offset: int = 0
+) -> torch.Tensor:
+    """``(b, n)`` similarities -> ``(b, n)`` bool mask of each row's k neighbours (not itself).
 
-    The k-th largest value of a row is its threshold: all larger entries are taken, then tied
-    entries in increasing column order until the row has exactly k. With ``overwrite`` the
-    diagonal of ``sim`` itself is set to -inf (saves a copy when ``sim`` is not needed after).
+    Row ``r`` is sample ``offset + r`` (``b = n``, ``offset = 0``: the whole matrix; else a block
+    of rows, as the streaming engine passes them). The k-th largest value of a row is its
+    threshold: all larger entries are taken, then tied entries in increasing column order until
+    the row has exactly k. With ``overwrite`` the self-similarities of ``sim`` itself are set to
+    -inf (saves a copy when ``sim`` is not needed after).
     """
     sim = sim if overwrite else sim.clone()
-    sim.fill_diagonal_(float("-inf"))
+    if offset == 0 and sim.shape[0] == sim.shape[1]:
+        sim.fill_diagonal_(float("-inf"))
+    else:
+        ar = torch.arange(sim.shape[0], device=sim.device)
+        sim[ar, ar + offset] = float("-inf")
     kth = sim.topk(k, dim=1).values[:, -1:]  # (n, 1): k-th largest, with multiplicity
     mask = sim >= kth  # (n, n); more than k in a row only where the k-th value is tied
     rows = (mask.sum(dim=1) > k).nonzero()[:, 0]
