@@ -69,3 +69,62 @@ def test_near_chance_is_judged_against_the_class_count(tmp_path, accuracy, near)
     run = multibench_run(tmp_path / "run", range(1, 11), range(3), accuracy, 1.0, 0.002)
     size = size_section(write_multibench_report(run).read_text())
     assert ("near chance" in size) is near
+
+
+def vl_run(root, languages, levels, n):
+    """A vision-language run directory: alignment falls with the level and with bpb."""
+    rng = np.random.default_rng(0)
+    align, lang = [], []
+    for level in levels:
+        for j, name in enumerate(languages):
+            bpb = 1.0 + 0.2 * j + level / 50
+            lang.append({"language": name, "level": level, "bpb_mean": bpb, "bpb_pooled": bpb})
+            for i, vision in enumerate(("v-small", "v-large")):
+                score = 0.6 - level / 100 + 0.05 * i - 0.02 * j + rng.normal(0, 0.002)
+                align.append({"vision": vision, "language": name, "level": level,
+                              "score": score, "n": n})  # fmt: skip
+    (root / "tables").mkdir(parents=True)
+    pd.DataFrame(align).to_parquet(root / "tables" / "alignments.parquet")
+    pd.DataFrame(lang).to_parquet(root / "tables" / "language.parquet")
+    (root / "spec.yaml").write_text("study: vl\n")
+    (root / "environment.json").write_text("{}")
+    return root
+
+
+def test_vl_report_names_what_is_too_small(tmp_path):
+    from alignlab.analysis.vl_report import MIN_PAIRS, write_vl_report
+
+    small = vl_run(tmp_path / "small", ("a", "b"), (0, 50), 64)
+    size = size_section(write_vl_report(small, n_boot=100).read_text())
+    assert "2 vision and 2 language model(s) at 2 perturbation level(s)" in size
+    assert "2 levels per trend (fewer than 4)" in size
+    assert "2 language model(s) per correlation with performance (fewer than 3)" in size
+    assert f"64 image-caption pairs (fewer than {MIN_PAIRS})" in size
+    big = vl_run(tmp_path / "big", ("a", "b", "c", "d"), (0, 10, 20, 30, 40, 50), 1024)
+    size = size_section(write_vl_report(big, n_boot=100).read_text())
+    assert "smoke test" not in size and "on 1024 image-caption pairs" in size
+
+
+def diagnostic_result(n_models, low, high, best, classes=10):
+    metric = {"metric": "unbiased_cka", "spearman": {"low": low, "high": high}}
+    direction = {"name": "audio models vs the best image model", "n_models": n_models,
+                 "metrics": [metric], "test_scores": {"best": best}}  # fmt: skip
+    return {"data": {"n_samples": 2000, "n_align": 400}, "task": "classification",
+            "classes": list(range(classes)), "directions": [direction]}  # fmt: skip
+
+
+def test_diagnostic_size_checks_models_interval_and_chance():
+    from alignlab.analysis.diagnostic_report import run_size
+
+    facts, limits = run_size(diagnostic_result(6, -0.7, 0.9, 0.15))
+    assert "2000 samples; alignment on 400 test samples." in facts
+    assert any("[-0.70, 0.90]" in f and "chance 0.100" in f for f in facts)
+    assert limits == [
+        "audio models vs the best image model: interval 1.60 wide (more than 0.5)",
+        "audio models vs the best image model: models near chance (0.150 against 0.100)",
+        "audio models vs the best image model: 6 models (fewer than 10)",
+    ]
+    assert run_size(diagnostic_result(24, 0.5, 0.9, 0.8))[1] == []
+    assert run_size(diagnostic_result(24, 0.5, 0.9, 0.55, classes=2))[1][0].endswith(
+        "near chance (0.550 against 0.500)"
+    )

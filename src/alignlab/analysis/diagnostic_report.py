@@ -20,7 +20,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from alignlab.analysis.figures import figure_bytes
-from alignlab.analysis.page import CSS, _atomic_write
+from alignlab.analysis.page import CSS, _atomic_write, _size_html
+
+MIN_MODELS = 10  # fewer models per direction and the correlation's interval cannot be narrow
+MAX_WIDTH = 0.5  # a wider 95% interval cannot tell a strong from a weak relation
+CHANCE_MARGIN = 0.1  # a best model within this much test accuracy of chance is "near chance"
 
 EXTRA_CSS = """
 .verdict { font-size: 1.15em; padding: 0.6em 0.9em; border-left: 6px solid #888;
@@ -127,6 +131,36 @@ def _direction_html(models: pd.DataFrame, d: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def run_size(r: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What this diagnostic ran (sentences) and why it cannot support its verdicts (empty when
+    it can): at least :data:`MIN_MODELS` models per direction, the first metric's interval at
+    most :data:`MAX_WIDTH` wide, each direction's best model :data:`CHANCE_MARGIN` above chance
+    (classification: 1 / classes)."""
+    data = r["data"]
+    facts = [f"{data['n_samples']} samples; alignment on {data['n_align']} test samples."]
+    limits = []
+    classes = r.get("classes") or []
+    chance = 1.0 / len(classes) if r.get("task") == "classification" and classes else None
+    for d in r["directions"]:
+        first = d["metrics"][0] if d["metrics"] else None
+        c = first["spearman"] if first else None
+        best = d["test_scores"].get("best")
+        text = f"{d['name']}: {d['n_models']} models"
+        if c is not None and c["low"] is not None:
+            width = c["high"] - c["low"]
+            text += f", {first['metric']} interval [{c['low']:.2f}, {c['high']:.2f}]"
+            if width > MAX_WIDTH:
+                limits.append(f"{d['name']}: interval {width:.2f} wide (more than {MAX_WIDTH})")
+        if best is not None and chance is not None:
+            text += f", best model's test score {best:.3f} (chance {chance:.3f})"
+            if best < chance + CHANCE_MARGIN:
+                limits.append(f"{d['name']}: models near chance ({best:.3f} against {chance:.3f})")
+        facts.append(text + ".")
+        if d["n_models"] < MIN_MODELS:
+            limits.append(f"{d['name']}: {d['n_models']} models (fewer than {MIN_MODELS})")
+    return facts, limits
+
+
 def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     names = r["modalities"]
     title = f"alignlab diagnostic: {names[0]} and {names[1]}"
@@ -142,6 +176,8 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     parts.append(
         f'<p class="verdict {o["label"].replace(" ", "-")}">{html.escape(o["sentence"])}</p>'
     )
+    facts, limits = run_size(r)
+    parts.append(_size_html(facts, limits, "its verdicts"))
     parts += [_direction_html(models, d) for d in r["directions"]]
     parts.append("<h2>How to read this</h2>")
     parts.append(

@@ -24,10 +24,15 @@ from alignlab.analysis.page import (
     _environment_html,
     _figures_section_html,
     _html_document,
+    _size_html,
     _table_html,
     _write_figure_files,
 )
 
+MIN_LEVELS = 4  # a trend over fewer perturbation levels has an interval that says little
+MIN_LANGUAGE = 3  # with 2 language models every per-level correlation is -1 or +1
+MIN_PAIRS = 500  # mutual kNN on fewer image-caption pairs is noisy
+MAX_WIDTH = 0.5  # a wider 95% interval cannot tell a strong from a weak relation
 MODEL_COLUMNS = ("kind", "name", "class", "n_params", "n_layers", "width", "revision")
 FIGURES = (
     (
@@ -129,6 +134,43 @@ def findings(data: pd.DataFrame, trends: pd.DataFrame, method: str) -> list[str]
     return out
 
 
+def run_size(
+    alignments: pd.DataFrame, trends: pd.DataFrame, method: str
+) -> tuple[list[str], list[str]]:
+    """What this run is (sentences) and why it cannot support its trends (empty when it can):
+    at least :data:`MIN_LEVELS` levels, :data:`MIN_LANGUAGE` language models,
+    :data:`MIN_PAIRS` pairs, and no interval of the maximum's trend wider than
+    :data:`MAX_WIDTH`."""
+    levels = sorted(alignments["level"].unique())
+    n_v, n_l = alignments["vision"].nunique(), alignments["language"].nunique()
+    n = int(alignments["n"].min()) if "n" in alignments.columns else None
+    facts = [
+        f"{n_v} vision and {n_l} language model(s) at {len(levels)} perturbation level(s) "
+        f"(U = {', '.join(f'{x:g}' for x in levels)}%)"
+        + ("" if n is None else f" on {n} image-caption pairs")
+        + ".",
+        f"Each trend with U is over {len(levels)} levels; each per-level correlation with "
+        f"bits-per-byte is over {n_l} language models.",
+    ]
+    limits = []
+    if len(levels) < MIN_LEVELS:
+        limits.append(f"{len(levels)} levels per trend (fewer than {MIN_LEVELS})")
+    if n_l < MIN_LANGUAGE:
+        limits.append(f"{n_l} language model(s) per correlation with performance (fewer than "
+                      f"{MIN_LANGUAGE})")  # fmt: skip
+    if n is not None and n < MIN_PAIRS:
+        limits.append(f"{n} image-caption pairs (fewer than {MIN_PAIRS})")
+    best = trends[(trends["language"] == "max") & (trends["method"] == method)].dropna(
+        subset=["low", "high"]
+    )
+    if len(best):
+        width = float((best["high"] - best["low"]).max())
+        facts.append(f"The widest 95% interval of the maximum's trend is {width:.2f} wide.")
+        if width > MAX_WIDTH:
+            limits.append(f"trend intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
+    return facts, limits
+
+
 def write_vl_report(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
@@ -195,6 +237,8 @@ def write_vl_report(
         f"{alignments['vision'].nunique()} vision and {alignments['language'].nunique()} "
         f"language model(s) on {n} image-caption pairs.</p>"
     )
+    facts, limits = run_size(alignments, trends, method)
+    parts.append(_size_html(facts, limits, "its trends with U and with performance"))
     parts.append("<h2>What the data shows</h2><ul>")
     parts += [f"<li>{html.escape(s)}</li>" for s in sentences] + ["</ul>"]
     if summary is not None:
