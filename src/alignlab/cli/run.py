@@ -57,16 +57,54 @@ def run_named_study(
         when = "" if minutes is None else f", expected about {_duration(minutes)} on 2 cores"
         console.print(f"{study} study, {name}{when} -> {run_dir}", highlight=False)
 
+        waiting = _preparing(spec)
+
         def notices(prepared) -> None:
+            waiting.stop()
             for line in prepared.notices:
                 console.print(f"  {line}", highlight=False)
 
-        outcome = run_study(spec, run_dir.expanduser(), executor, on_prepared=notices)
+        try:
+            outcome = run_study(spec, run_dir.expanduser(), executor, on_prepared=notices)
+        finally:
+            waiting.stop()
     ran = ", ".join(f"{n} {p}" for p, n in outcome.jobs_run.items()) or "nothing"
     console.print(f"{run_dir}: ran {ran} job(s) now, in {outcome.seconds:.1f} s", highlight=False)
     for line in entry.summary(outcome.tables):
         console.print(line, highlight=False, markup=False)
     console.print(f"report: alignlab report {run_dir}", highlight=False)
+
+
+class _Preparing:
+    """A spinner (a line off a terminal) while a study loads its inputs, until ``stop()``."""
+
+    def __init__(self, text: str) -> None:
+        self._status = None
+        if console.is_terminal:
+            self._status = console.status(text)
+            self._status.start()
+        else:
+            console.print(text, highlight=False)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def _preparing(spec) -> _Preparing:
+    """Say what the study does before its first job: load (or build) its data."""
+    dataset = getattr(spec, "dataset", None)
+    if dataset == "avdigits":
+        text = (
+            "preparing: building the avdigits dataset (images and spoken digits; on first use "
+            "this takes a while, then it is read from the cache)"
+        )
+    elif dataset:
+        text = f"preparing: loading the {dataset} data"
+    else:
+        text = f"preparing the {spec.study} study's inputs"
+    return _Preparing(text)
 
 
 def _duration(minutes: float) -> str:

@@ -1,8 +1,15 @@
 """Progress of an executor: the rich bar of the current run, the spinner of a sub-step between
-runs, or one log line per finished job when quiet."""
+runs, or one log line per finished job when quiet.
+
+Nothing sits still while work goes on: the bar has a spinner and says how long ago the last job
+finished (or how long its sub-step has run), and a quiet run logs a "still working" line when
+:data:`HEARTBEAT_S` seconds pass without one.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,12 +20,37 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+HEARTBEAT_S = 60.0  # a quiet run logs "still working" after this long without a line
+QUIET_AFTER_S = 10.0  # the bar says how long ago the last job finished once it is this long
+
+
+def _seconds(s: float) -> str:
+    s = int(s)
+    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"
+
+
+class ActivityColumn(ProgressColumn):
+    """The sub-step with its own ticking time, else the time since the last job finished."""
+
+    def render(self, task: Task) -> Text:
+        now = time.monotonic()
+        step, since = task.fields.get("step", ""), task.fields.get("since", now)
+        if step:
+            return Text(f"{step} ({_seconds(now - since)})")
+        idle = now - task.fields.get("last", now)
+        if task.finished or idle < QUIET_AFTER_S:
+            return Text("")
+        return Text(f"working: last job done {_seconds(idle)} ago")
 
 
 def describe(job: Any) -> str:
@@ -48,6 +80,8 @@ class Bar:
                  total: int) -> None:
         self._display, self._progress, self._task = display, progress, task
         self.total, self.count = total, 0
+        self.started = time.monotonic()
+        self.phase = ""
 
     def done(self, job: Any) -> None:
         self._advance(f"job {self.count + 1} / {self.total} ({describe(job)}) done", None)
@@ -63,20 +97,51 @@ class Bar:
             return
         if shown is not None:
             self._progress.console.print(shown, highlight=False, soft_wrap=True)
-        self._progress.advance(self._task)
+        self._progress.update(self._task, advance=1, last=time.monotonic())
+
+    def still_working(self) -> str:
+        """The heartbeat line of a quiet run."""
+        return (
+            f"{self.count} / {self.total} jobs done, {_seconds(time.monotonic() - self.started)} "
+            "elapsed; still working"
+        )
+
+
+class Heartbeat:
+    """Logs ``bar.still_working()`` whenever ``every`` seconds pass without a logged line."""
+
+    def __init__(self, display: Display, bar: Bar, every: float) -> None:
+        self._display, self._bar, self._every = display, bar, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(min(1.0, self._every / 4)):
+            if time.monotonic() - self._display.last_line >= self._every:
+                self._display.log(f"{self._bar.phase}: {self._bar.still_working()}")
 
 
 class Display:
     """The rich bar of the current run, the spinner of a sub-step, or quiet log lines."""
 
-    def __init__(self, quiet: bool, console: Console) -> None:
-        self.quiet, self.console = quiet, console
+    def __init__(self, quiet: bool, console: Console, heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.quiet, self.console, self.heartbeat_s = quiet, console, heartbeat_s
+        self.last_line = time.monotonic()
         self.step: str | None = None
         self._bar: Progress | None = None
         self._bar_task: TaskID | None = None
         self._spinner: Progress | None = None
 
     def log(self, line: str) -> None:
+        self.last_line = time.monotonic()
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     @contextmanager
@@ -84,20 +149,25 @@ class Display:
         self.status(None)
         if self.quiet:
             self.log(f"{phase}: {total} job(s)")
-            yield Bar(self, None, None, total)
+            bar = Bar(self, None, None, total)
+            bar.phase = phase
+            with Heartbeat(self, bar, self.heartbeat_s):
+                yield bar
             return
         progress = Progress(
+            SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[step]}"),
+            ActivityColumn(),
             console=self.console,
             refresh_per_second=4,
         )
-        self._bar_task = progress.add_task(escape(phase), total=total, step="")
+        now = time.monotonic()
+        self._bar_task = progress.add_task(escape(phase), total=total, step="", since=now, last=now)
         self._bar = progress
         progress.start()
         try:
@@ -110,7 +180,7 @@ class Display:
     def status(self, text: str | None) -> None:
         self.step = text
         if self._bar is not None:
-            self._bar.update(self._bar_task, step=escape(text or ""))
+            self._bar.update(self._bar_task, step=text or "", since=time.monotonic())
             self._bar.refresh()
             return
         if self._spinner is not None:
