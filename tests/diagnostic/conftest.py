@@ -9,7 +9,7 @@ from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
 
 TINY = dict(
     max_depth=3, seeds=2, lrs=(1e-2,), wds=(0.0,), epochs=3, n_align=128,
-    null_permutations=3, n_boot=100,
+    null_permutations=79, n_boot=100,
 )  # fmt: skip
 
 

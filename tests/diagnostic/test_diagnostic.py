@@ -120,7 +120,7 @@ def test_sequence_inputs_use_transformers_end_to_end():
     x1[:, :, 0] += 2.0 * y[:, None]  # the label is readable from every step of modality 1
     x2 = np.stack([y + 0.5 * rng.normal(size=n), rng.normal(size=n)], axis=1).astype(np.float32)
     settings = DiagnosticSettings(
-        budget="fast", max_depth=2, seeds=2, epochs=3, n_align=128, null_permutations=2,
+        budget="fast", max_depth=2, seeds=2, epochs=3, n_align=128, null_permutations=39,
         n_boot=50, metrics=("unbiased_cka",),
     )  # fmt: skip
     result = diagnose(x1, x2, y, settings, progress=False)

@@ -1,5 +1,6 @@
 """The diagnostic's HTML report, from a result and from its JSON."""
 
+import html
 import json
 
 from alignlab.analysis.diagnostic_report import direction_figure, write_diagnostic_report
@@ -12,7 +13,7 @@ def test_report_from_result_and_from_json(tmp_path, tiny_result):
     assert page.count("data:image/png;base64,") == 2
     for d in tiny_result.directions:
         assert f'<h2 id="dir-{d.modality}">{d.name.replace(">", "&gt;")}</h2>' in page
-        assert d.verdict.evidence in page
+        assert html.escape(d.verdict.evidence) in page
     assert "ρ ≥ 0.5 and the interval's lower bound is above 0" in page
     assert (tmp_path / "a" / "models.csv").read_text().count("\n") == len(tiny_result.models) + 1
 

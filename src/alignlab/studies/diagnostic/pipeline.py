@@ -18,6 +18,7 @@ finished answer.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -34,6 +35,7 @@ from alignlab.experiments.selection import select_hyperparameters
 from alignlab.studies.diagnostic.inputs import CleanInputs, check_inputs
 from alignlab.studies.diagnostic.ladder import ladder_for, mlp_width
 from alignlab.studies.diagnostic.result import DiagnosticResult, summarize
+from alignlab.studies.diagnostic.verdict import corrected_level
 
 Budget = Literal["fast", "default", "thorough"]
 BUDGETS: dict[str, dict[str, Any]] = {
@@ -41,14 +43,18 @@ BUDGETS: dict[str, dict[str, Any]] = {
     # training: on the synthetic data, training longer made the ladder's scores converge and
     # the alignment-performance correlation noisier (docs/diagnostic.md).
     "fast": dict(max_depth=6, seeds=4, lrs=(1e-2,), wds=(0.0,), epochs=20, n_align=512,
-                 null_permutations=10, n_boot=500),
+                 null_permutations=99, n_boot=1000),
     "default": dict(max_depth=6, seeds=6, lrs=(1e-3, 1e-2), wds=(0.0, 1e-2), epochs=20,
-                    n_align=1024, null_permutations=20, n_boot=1000),
+                    n_align=1024, null_permutations=199, n_boot=2000),
     "thorough": dict(max_depth=8, seeds=8, lrs=(1e-3, 3e-3, 1e-2), wds=(0.0, 1e-3, 1e-2),
-                     epochs=30, n_align=2048, null_permutations=50, n_boot=2000),
+                     epochs=30, n_align=2048, null_permutations=499, n_boot=4000),
 }  # fmt: skip
 _D = BUDGETS["default"]
 MAX_PREPARED = 1 << 26  # prepared (n, n) values per align_layers call: 256 MB of float32
+# per metric m, on every selected model: align_m = raw_m - null_m (the calibrated score, which
+# the verdict correlates), raw_m (max over layer pairs), null_m (mean of the null of that
+# maximum) and p_m (add-one permutation p-value)
+ALIGNMENT_COLUMNS = ("align", "raw", "null", "p")
 
 
 class DiagnosticSettings(BaseModel):
@@ -86,7 +92,10 @@ class DiagnosticSettings(BaseModel):
     normalize: bool = Field(True, description="L2-normalise each sample's features (protocol)")
     n_align: int = Field(_D["n_align"], ge=16, description="test samples used for alignment")
     null_permutations: int = Field(
-        _D["null_permutations"], ge=0, description="shuffled pairings subtracted (0: raw scores)"
+        _D["null_permutations"],
+        ge=1,
+        description="shuffled pairings behind each model's null of its maximum over layer "
+        "pairs; enough for the corrected level (79 for 2 metrics at ci 0.95)",
     )
     n_boot: int = Field(_D["n_boot"], ge=0, description="bootstrap resamples of each interval")
     ci: float = Field(0.95, gt=0, lt=1, description="coverage of the bootstrap intervals")
@@ -121,6 +130,18 @@ class DiagnosticSettings(BaseModel):
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; choose from {list(list_metrics())}")
         return v
+
+    @model_validator(mode="after")
+    def _enough_permutations(self) -> DiagnosticSettings:
+        _, alpha = corrected_level(self.ci, 2 * len(self.metrics))
+        need = math.ceil(1 / alpha - 1e-9) - 1
+        if self.null_permutations < need:
+            raise ValueError(
+                f"null_permutations = {self.null_permutations} cannot show alignment above "
+                f"chance at the corrected level {alpha:.4g} (the smallest p-value is 1 / "
+                f"(permutations + 1)); use {need} or more"
+            )
+        return self
 
     @field_validator("lrs", "wds")
     @classmethod
@@ -190,7 +211,11 @@ def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s)
     ours = models[(models.modality == a) & models.selected]
     feats = {d: pops[a][d].features(x_align[a]) for d in sorted(set(ours.depth))}
     layers = [[f[int(row.member)] for f in feats[row.depth]] for row in ours.itertuples()]
-    out = {f"align_{m}": pd.Series(np.nan, index=models.index) for m in s.metrics}
+    out = {
+        f"{kind}_{m}": pd.Series(np.nan, index=models.index)
+        for m in s.metrics
+        for kind in ALIGNMENT_COLUMNS
+    }
     for metric in s.metrics:
         params = {"k": s.k} if "k" in get_metric(metric).params else {}
         packed = align_packed(
@@ -204,9 +229,10 @@ def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s)
             device=s.device,
             **params,
         )
-        out[f"align_{metric}"][ours.index] = [
-            p.null.calibrated if p.null else p.score for p in packed
-        ]
+        out[f"raw_{metric}"][ours.index] = [p.score for p in packed]
+        out[f"align_{metric}"][ours.index] = [p.null.calibrated for p in packed]
+        out[f"null_{metric}"][ours.index] = [p.null.null_max_mean for p in packed]
+        out[f"p_{metric}"][ours.index] = [p.null.p_value for p in packed]
     return out, ref.name
 
 
@@ -269,7 +295,8 @@ def diagnose(
         models["selected"] = select_hyperparameters(models, ["modality"])
         models["reference"] = False
         for m in s.metrics:
-            models[f"align_{m}"] = np.nan
+            for kind in ALIGNMENT_COLUMNS:
+                models[f"{kind}_{m}"] = np.nan
         for a in (1, 2):
             columns, ref = _align_direction(a, models, pops, x_align, s)
             for name, col in columns.items():

@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from alignlab.stats import Correlation, correlation
-from alignlab.studies.diagnostic.verdict import Verdict, overall_verdict, verdict
+from alignlab.studies.diagnostic.verdict import (
+    ANTI,
+    TRACKS,
+    Verdict,
+    corrected_level,
+    overall_verdict,
+    verdict,
+)
 
 NOISE_RATIO = 1.0  # models' score spread (std) below this many test-set standard errors: noise
 
@@ -26,9 +33,13 @@ NOISE_RATIO = 1.0  # models' score spread (std) below this many test-set standar
 class MetricResult:
     """One metric's evidence in one direction.
 
-    ``spearman`` and ``pearson``: corr(alignment, test score) over the direction's models;
-    ``depth_alignment``: Spearman corr(depth, alignment); ``max_alignment``: the largest
-    (null-calibrated) alignment reached; ``verdict``: this metric's verdict.
+    ``spearman`` and ``pearson``: corr(calibrated alignment, test score) over the direction's
+    models, with intervals corrected for every (direction, metric) tested; ``depth_alignment``:
+    Spearman corr(depth, alignment); ``max_alignment``: the largest calibrated alignment
+    (raw maximum over layer pairs minus the mean of its permutation null) and ``max_raw`` the
+    largest raw one; ``median_p``: the median over models of their add-one p-values;
+    ``above_null``: ``median_p`` at or below the corrected level; ``verdict``: this metric's
+    gated verdict.
     """
 
     metric: str
@@ -37,6 +48,9 @@ class MetricResult:
     depth_alignment: Correlation
     max_alignment: float | None
     verdict: Verdict
+    max_raw: float | None = None
+    median_p: float | None = None
+    above_null: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,8 +72,13 @@ class DirectionResult:
         ``best`` (the model with the best validation score), ``max``, ``mean``, and
         ``by_depth`` (mean over seeds) test scores: accuracy, or sign accuracy.
     verdict : Verdict
-        The first metric's verdict, the headline.
+        The direction's verdict: "tracks" where some metric tracks and none anti-correlates
+        (and the reverse), else the first metric's.
     caveats : tuple of str
+    performance_noise : dict
+        ``spread`` (std of the models' test scores), ``standard_error`` (of one score on the
+        test set), ``distinct`` (spread >= standard error) and ``samples_needed`` (about how
+        many samples in all would make the spread exceed the error; None when it does).
     """
 
     name: str
@@ -72,6 +91,7 @@ class DirectionResult:
     test_scores: dict
     verdict: Verdict
     caveats: tuple[str, ...]
+    performance_noise: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,7 @@ def _direction_dict(d: DirectionResult) -> dict[str, Any]:
         "caveats": list(d.caveats),
         "depth_performance": _corr_dict(d.depth_performance),
         "test_scores": d.test_scores,
+        "performance_noise": d.performance_noise,
         "metrics": [
             {
                 "metric": m.metric,
@@ -129,6 +150,9 @@ def _direction_dict(d: DirectionResult) -> dict[str, Any]:
                 "pearson": _corr_dict(m.pearson),
                 "depth_alignment": _corr_dict(m.depth_alignment),
                 "max_alignment": m.max_alignment,
+                "max_raw": m.max_raw,
+                "median_p": m.median_p,
+                "above_null": m.above_null,
                 "verdict": m.verdict.as_dict(),
             }
             for m in d.metrics
@@ -149,19 +173,77 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def performance_noise(perf: np.ndarray, n_test: int, test_fraction: float) -> dict:
+    """Do the models' test scores (accuracies in [0, 1]) differ beyond test-set noise?
+
+    The standard error of one score is ``sqrt(p (1 - p) / n_test)`` at the mean score ``p``;
+    models that only differ by noise spread about that much or less (less when they err on the
+    same samples). ``samples_needed`` solves ``spread = sqrt(p (1 - p) / n)`` for ``n`` test
+    samples and divides by the test share.
+
+    >>> d = performance_noise(np.array([0.70, 0.71, 0.70, 0.71]), 200, 0.15)
+    >>> d["distinct"], round(d["standard_error"], 4), d["samples_needed"]
+    (False, 0.0322, 41595)
+    """
+    finite = perf[np.isfinite(perf)]
+    if finite.size < 2:
+        return {"spread": None, "standard_error": None, "distinct": True, "samples_needed": None}
+    p = float(np.clip(finite.mean(), 0, 1))
+    error = math.sqrt(p * (1 - p) / n_test)
+    spread = float(finite.std(ddof=1))
+    distinct = spread >= NOISE_RATIO * error
+    needed = None
+    if not distinct:
+        needed = None if spread == 0 else math.ceil(p * (1 - p) / spread**2 / test_fraction)
+    return {"spread": spread, "standard_error": error, "distinct": bool(distinct),
+            "samples_needed": needed}  # fmt: skip
+
+
+def _noise_gate(noise: dict, n_models: int) -> tuple[str, str | None]:
+    if noise["distinct"]:
+        return "", None
+    evidence = (
+        f"the {n_models} models' test scores spread {noise['spread']:.3f} (std), less than the "
+        f"test-set standard error of one score, {noise['standard_error']:.3f}"
+    )
+    need = noise["samples_needed"]
+    advice = (
+        f"about {need:,} samples (with today's ladder) or a ladder whose models differ more "
+        "(more depths, fewer epochs) would settle it"
+        if need
+        else "the models score identically: a ladder whose models differ would settle it"
+    )
+    return evidence, advice
+
+
 def _direction(
     a: int, models: pd.DataFrame, s, names: tuple[str, str], n_test: int
 ) -> DirectionResult:
-    corr = dict(n_boot=s.n_boot, ci=s.ci, seed=s.seed)
+    ci, alpha = corrected_level(s.ci, 2 * len(s.metrics))
+    corr = dict(n_boot=s.n_boot, ci=ci, seed=s.seed)
     ours = models[(models.modality == a) & models.selected]
     ref = models[(models.modality == 3 - a) & models.reference].iloc[0]
     perf, depth = ours.test_score.to_numpy(float), ours.depth.to_numpy(float)
     perf = np.where(ours.diverged, np.nan, perf)
+    noise = performance_noise(perf, n_test, s.test_fraction)
+    noise_evidence, noise_advice = _noise_gate(noise, int(np.isfinite(perf).sum()))
     results = []
     for metric in s.metrics:
         align = ours[f"align_{metric}"].to_numpy(float)
+        raw = ours[f"raw_{metric}"].to_numpy(float) if f"raw_{metric}" in ours else align
+        pvals = ours[f"p_{metric}"].to_numpy(float) if f"p_{metric}" in ours else align * np.nan
         rho = correlation(align, perf, "spearman", **corr)
         finite = align[np.isfinite(align)]
+        finite_p = pvals[np.isfinite(pvals)]
+        median_p = float(np.median(finite_p)) if finite_p.size else None
+        above = median_p is not None and median_p <= alpha
+        gate = noise_evidence
+        if noise["distinct"] and not above:
+            gate = (
+                "median p-value over the models "
+                + ("undefined" if median_p is None else f"{median_p:.3f}")
+                + f" against the corrected level {alpha:.4g}"
+            )
         results.append(
             MetricResult(
                 metric,
@@ -169,7 +251,17 @@ def _direction(
                 correlation(align, perf, "pearson", **corr),
                 correlation(depth, align, "spearman", **corr),
                 float(finite.max()) if finite.size else None,
-                verdict(rho, s.min_rho),
+                verdict(
+                    rho,
+                    s.min_rho,
+                    distinct=noise["distinct"],
+                    above_null=above,
+                    gate_evidence=gate,
+                    advice=noise_advice if not noise["distinct"] else None,
+                ),
+                max_raw=float(np.nanmax(raw)) if np.isfinite(raw).any() else None,
+                median_p=median_p,
+                above_null=above,
             )
         )
     valid = ours[~ours.diverged]
@@ -184,23 +276,14 @@ def _direction(
     n_div = int(ours.diverged.sum())
     if n_div:
         caveats.append(f"{n_div} of {len(ours)} models diverged and are left out")
-    finite = perf[np.isfinite(perf)]
-    if finite.size > 1:
-        p = float(np.clip(finite.mean(), 0, 1))
-        noise = np.sqrt(p * (1 - p) / n_test)  # standard error of one model's test score
-        if finite.std(ddof=1) < NOISE_RATIO * noise:
-            caveats.append(
-                f"the models' test scores spread less (std {finite.std(ddof=1):.3f}) than the "
-                f"test-set standard error of one score ({noise:.3f}): their ranking, and so the "
-                "correlation, may be mostly noise; more samples or a more varied ladder (more "
-                "depths, fewer epochs) would tell more"
-            )
-    head = results[0]
-    for m in results[1:]:
-        if m.verdict.label != head.verdict.label:
-            caveats.append(
-                f"{m.metric} gives '{m.verdict.label}' ({m.verdict.evidence}), unlike {head.metric}"
-            )
+    caveats.append(
+        f"intervals have {ci:.2%} coverage and the null level is {alpha:.4g}: {s.ci:.0%} "
+        f"corrected for {2 * len(s.metrics)} tests (2 directions x {len(s.metrics)} metrics)"
+    )
+    head = _headline(results)
+    for m in results:
+        if m.verdict.label != head.label:
+            caveats.append(f"{m.metric} gives '{m.verdict.label}' ({m.verdict.evidence})")
     return DirectionResult(
         name=f"{names[a - 1]} -> {names[2 - a]}",
         modality=names[a - 1],
@@ -212,9 +295,21 @@ def _direction(
         metrics=tuple(results),
         depth_performance=correlation(depth, perf, "spearman", **corr),
         test_scores=scores,
-        verdict=head.verdict,
+        verdict=head,
         caveats=tuple(caveats),
+        performance_noise=noise,
     )
+
+
+def _headline(results: list[MetricResult]) -> Verdict:
+    """The direction's verdict: a metric that tracks (or anti-correlates) when no other metric
+    says the opposite; otherwise the first metric's. Every metric counts, which is what the
+    Bonferroni correction over metrics pays for."""
+    labels = [m.verdict.label for m in results]
+    for label, opposite in ((TRACKS, ANTI), (ANTI, TRACKS)):
+        if label in labels and opposite not in labels:
+            return results[labels.index(label)].verdict
+    return results[0].verdict
 
 
 def summarize(

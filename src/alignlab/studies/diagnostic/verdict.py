@@ -1,24 +1,28 @@
 """The diagnostic's verdict: does alignment track performance on this dataset?
 
-A pure function of the alignment-performance correlation (Spearman, with its bootstrap
-interval). The paper's practical reading (sections 5 and 6, Table 1): where alignment rises
-with performance, explicitly aligning the modalities is likely to help; where it does not, or
-falls, enforcing alignment is unsupported or may hurt. Thresholds (``min_rho`` = 0.5, the
-interval's coverage is whatever the correlation was computed with, 95% by default):
+The paper's practical reading (sections 5 and 6, Table 1): where alignment rises with
+performance, explicitly aligning the modalities is likely to help; where it does not, or falls,
+enforcing alignment is unsupported or may hurt. A correlation is only evidence when there is
+something to correlate, so the verdict of one metric in one direction is gated, in this order:
 
-=====================  ======================================================================
-label                  rule
-=====================  ======================================================================
-``tracks``             rho >= min_rho and the interval's lower bound > 0
-``anti-correlates``    rho <= -min_rho and the interval's upper bound < 0
-``no reliable          any other defined correlation (weak, or an interval that reaches 0)
-relation``
-``too few models``     the correlation is undefined (fewer than 3 models, or alignment or
-                       performance constant)
-=====================  ======================================================================
+=========================  ===================================================================
+label                      rule
+=========================  ===================================================================
+``too few models``         the correlation is undefined (fewer than 3 models, or alignment or
+                           performance constant)
+``inconclusive``           the models' test scores do not differ beyond test-set noise (their
+                           spread is below one score's standard error): their ranking is noise
+``no alignment emerges``   the models' alignment is not above the permutation null: the median
+                           p-value over the models is above the corrected level
+``tracks``                 rho >= min_rho and the corrected interval's lower bound > 0
+``anti-correlates``        rho <= -min_rho and the corrected interval's upper bound < 0
+``no reliable relation``   any other defined correlation (weak, or an interval that reaches 0)
+=========================  ===================================================================
 
-A correlation without an interval (bootstrap off) can only give ``no reliable relation``
-or ``too few models``: the rule needs the interval.
+"Corrected" is Bonferroni over every (direction, metric) tested: with coverage ``ci`` and ``m``
+tests, intervals have coverage ``1 - (1 - ci) / m`` and the null level is ``(1 - ci) / m``
+(:func:`corrected_level`). A correlation without an interval (bootstrap off) can only give
+``no reliable relation`` or an earlier gate: the rule needs the interval.
 
 >>> from alignlab.stats import Correlation
 >>> v = verdict(Correlation("spearman", 0.82, 0.61, 0.93, 18))
@@ -26,6 +30,8 @@ or ``too few models``: the rule needs the interval.
 'tracks'
 >>> print(v.sentence)
 alignment tracks performance (rho = 0.82 [0.61, 0.93], n = 18): explicit alignment is likely to help
+>>> verdict(Correlation("spearman", 0.82, 0.61, 0.93, 18), above_null=False).label
+'no alignment emerges'
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ TRACKS = "tracks"
 NO_RELATION = "no reliable relation"
 ANTI = "anti-correlates"
 TOO_FEW = "too few models"
+INCONCLUSIVE = "inconclusive"
+NO_ALIGNMENT = "no alignment emerges"
 MIXED = "mixed"  # only in the overall verdict: one direction tracks, another anti-correlates
-LABELS = (TRACKS, NO_RELATION, ANTI, TOO_FEW, MIXED)
+LABELS = (TRACKS, NO_RELATION, ANTI, TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT, MIXED)
 MIN_RHO = 0.5  # smallest |rho| that counts as a relation (besides an interval excluding 0)
 
 _ADVICE = {
@@ -48,7 +56,30 @@ _ADVICE = {
     NO_RELATION: "this evidence does not support aligning the modalities explicitly",
     ANTI: "enforcing it may hurt",
     TOO_FEW: "train more models (more depths or seeds) or check the inputs",
+    INCONCLUSIVE: "more test samples or a more varied ladder would settle it",
+    NO_ALIGNMENT: "the modalities' models do not share structure beyond chance, so there is "
+    "no alignment to enforce",
 }
+_HEADS = {
+    TRACKS: "alignment tracks performance",
+    NO_RELATION: "no reliable relation between alignment and performance",
+    ANTI: "alignment anti-correlates with performance",
+    TOO_FEW: "too few models to tell",
+    INCONCLUSIVE: "inconclusive: the models' performances do not differ beyond test-set noise",
+    NO_ALIGNMENT: "no alignment emerges: alignment is not above the permutation null",
+}
+
+
+def corrected_level(ci: float, n_tests: int) -> tuple[float, float]:
+    """Bonferroni over ``n_tests``: the interval coverage and the null's significance level.
+
+    >>> [round(v, 6) for v in corrected_level(0.95, 4)]
+    [0.9875, 0.0125]
+    """
+    if not 0 < ci < 1 or n_tests < 1:
+        raise ValueError(f"need 0 < ci < 1 and n_tests >= 1; got ci={ci}, n_tests={n_tests}")
+    alpha = (1 - ci) / n_tests
+    return 1 - alpha, alpha
 
 
 @dataclass(frozen=True)
@@ -101,34 +132,52 @@ def classify(rho: Correlation, min_rho: float = MIN_RHO) -> str:
     return NO_RELATION
 
 
-def verdict(rho: Correlation, min_rho: float = MIN_RHO) -> Verdict:
-    """The verdict on one direction from its alignment-performance Spearman correlation.
+def verdict(
+    rho: Correlation,
+    min_rho: float = MIN_RHO,
+    *,
+    distinct: bool = True,
+    above_null: bool = True,
+    gate_evidence: str = "",
+    advice: str | None = None,
+) -> Verdict:
+    """The gated verdict of one metric in one direction (see the module's table).
 
     Parameters
     ----------
     rho : Correlation
         Spearman correlation between the models' alignment to the other modality and their
-        performance, with a bootstrap interval (see :func:`alignlab.stats.correlation`).
+        performance, with a (corrected) bootstrap interval (:func:`alignlab.stats.correlation`).
     min_rho : float in (0, 1]
         Smallest ``|rho|`` that counts as a relation.
+    distinct : bool
+        Whether the models' performances differ beyond test-set noise; False: inconclusive.
+    above_null : bool
+        Whether the models' alignment is above the permutation null; False: no alignment.
+    gate_evidence : str
+        The numbers behind a failed gate, stated in the sentence.
+    advice : str, optional
+        Replaces the label's standard advice (e.g. how many samples would settle it).
     """
     label = classify(rho, min_rho)
+    if label != TOO_FEW and not distinct:
+        label = INCONCLUSIVE
+    elif label != TOO_FEW and not above_null:
+        label = NO_ALIGNMENT
     evidence = _evidence(rho)
-    head = {
-        TRACKS: "alignment tracks performance",
-        NO_RELATION: "no reliable relation between alignment and performance",
-        ANTI: "alignment anti-correlates with performance",
-        TOO_FEW: "too few models to tell",
-    }[label]
-    return Verdict(label, f"{head} ({evidence}): {_ADVICE[label]}", evidence)
+    if label in (INCONCLUSIVE, NO_ALIGNMENT) and gate_evidence:
+        evidence = f"{gate_evidence}; {evidence}"
+    tip = advice or _ADVICE[label]
+    return Verdict(label, f"{_HEADS[label]} ({evidence}): {tip}", evidence)
 
 
 def overall_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
     """One verdict for the dataset from the verdicts of its directions.
 
     ``tracks`` if some direction tracks and none anti-correlates; ``anti-correlates`` the other
-    way round; ``mixed`` if both occur; ``too few models`` if every direction is undefined;
-    otherwise ``no reliable relation``. ``names`` label the directions in the sentence.
+    way round; ``mixed`` if both occur; ``too few models``, ``inconclusive`` or ``no alignment
+    emerges`` if every direction says so (or is undefined); otherwise ``no reliable
+    relation``. ``names`` label the directions in the sentence.
 
     >>> t = Verdict(TRACKS, "", "rho = 0.80 [0.50, 0.90], n = 18")
     >>> n = Verdict(NO_RELATION, "", "rho = 0.10 [-0.40, 0.50], n = 18")
@@ -158,7 +207,15 @@ def overall_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdic
         if where[label]:
             found = "; ".join(where[label])
             return Verdict(label, f"{head} {found}: {_ADVICE[label]}", found)
-    evidence = "; ".join(f"{nm} ({v.evidence})" for nm, v in pairs)
-    label = TOO_FEW if all(lab == TOO_FEW for lab in labels) else NO_RELATION
-    head = "too few models to tell" if label == TOO_FEW else "no reliable relation in any direction"
+    rest = set(labels)
+    for label in (TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT):
+        if rest <= {label, TOO_FEW}:
+            break
+    else:
+        label = NO_RELATION
+    if label == NO_RELATION and rest != {NO_RELATION}:
+        evidence = "; ".join(f"{nm}: {v.label} ({v.evidence})" for nm, v in pairs)
+    else:
+        evidence = "; ".join(f"{nm} ({v.evidence})" for nm, v in pairs)
+    head = "no reliable relation in any direction" if label == NO_RELATION else _HEADS[label]
     return Verdict(label, f"{head} ({evidence}): {_ADVICE[label]}", evidence)
