@@ -39,14 +39,15 @@ from typing import Any
 import torch
 
 from alignlab.metrics._budget import human
-from alignlab.metrics._null import BLOCK_BYTES
-from alignlab.metrics._reduce import cosine_scores, pair_dots, self_dots
-from alignlab.metrics.knn import _count_dtype, _knn_mask_from_sim
+from alignlab.metrics._null import BLOCK_BYTES, dense_null_dots, sparse_null_dots
+from alignlab.metrics._reduce import cosine_scores, pair_dots, self_dots_fast
+from alignlab.metrics.knn import _count_dtype, _neighbour_lists
 
 STREAMABLE = ("cka", "unbiased_cka", "mutual_knn", "cknna")
 CKA_FAMILY = ("cka", "unbiased_cka")
 MIN_BLOCK_ROWS = 256  # rows per block, at least (see the module docstring)
 MEAN_RATIO = 16.0  # |mu|^2 / mean |x_c|^2 above which a layer is centred before its Gram
+F64 = torch.float64
 
 
 def streamable(metric: str, params: dict[str, Any]) -> bool:
@@ -61,62 +62,62 @@ class _Layer:
     x: torch.Tensor  # (n, d), compute dtype
     mu: torch.Tensor  # (d,) column means, compute dtype
     w: torch.Tensor | None  # (n,) x_r . mu - mu . mu / 2; None: centre the features first
-    rows: torch.Tensor  # (n,) row sums of the centred kernel, diagonal excluded
+    rows: torch.Tensor | None  # (n,) row sums of the centred kernel, diagonal excluded
     total: float  # sum of rows
-    trace: float  # trace of the centred kernel
-    sum_all: float  # sum of all entries of the centred kernel
+    trace: float  # trace of the centred kernel, sum_r |x_r - mu|^2 (its entries sum to 0)
 
 
-def _facts(x: torch.Tensor) -> _Layer:
+def _facts(x: torch.Tensor, shared_gram: bool, unbiased: bool) -> _Layer:
+    """``w`` when the centred kernel is to come from the shared Gram (and the mean is not too
+    large for that); the unbiased estimator's row sums from the centred features, float64."""
+    n = x.shape[0]
     mu = x.mean(dim=0)  # (d,), as the in-memory path centres
-    x64, mu64 = x.to(torch.float64), mu.to(torch.float64)
-    xc = x64 - mu64  # (n, d) float64, one layer at a time
-    sq = (xc * xc).sum(dim=1)  # (n,) diagonal of the centred kernel
-    colsum = xc.sum(dim=0)  # (d,)
-    rows = xc @ colsum - sq  # (n,) K~ 1
-    ratio = float(mu64 @ mu64) / max(float(sq.mean()), 1e-300)
-    w = None if ratio > MEAN_RATIO else (x64 @ mu64 - float(mu64 @ mu64) / 2).to(x.dtype)
-    return _Layer(
-        x, mu, w, rows.to(x.dtype), float(rows.sum()), float(sq.sum()), float(colsum @ colsum)
-    )
+    w = rows = None
+    total = 0.0
+    mm = float(mu.to(F64) @ mu.to(F64))
+    trace = float(torch.linalg.vector_norm(x)) ** 2 - n * mm  # sum_r |x_r - mu|^2
+    if shared_gram:
+        if mm <= MEAN_RATIO * max(trace / n, 1e-300):
+            w = (torch.mv(x, mu).to(F64) - mm / 2).to(x.dtype)
+    if unbiased:
+        xc = x.to(F64) - mu.to(F64)  # (n, d) float64, one layer at a time
+        r64 = xc @ xc.sum(dim=0) - (xc * xc).sum(dim=1)  # (n,) K~ 1 = x_c x_c^T 1 - diag
+        rows, total = r64.to(x.dtype), float(r64.sum())
+    return _Layer(x, mu, w, rows, total, trace)
 
 
-def _gram_rows(lay: _Layer, r0: int, r1: int, perm: torch.Tensor | None, centred: bool):
-    """Rows ``r0:r1`` of the (centred) Gram of the layer relabelled by ``perm``: ``(h, n)``."""
-    x = lay.x - lay.mu if centred else lay.x
-    g = (x[r0:r1] if perm is None else x[perm[r0:r1]]) @ x.T
-    return g if perm is None else g[:, perm]
-
-
-def _cka_rows(lay: _Layer, g: torch.Tensor | None, r0: int, r1: int, perm, unbiased: bool):
-    """Rows of the centred kernel (``unbiased``: the U-centred kernel), ``(h, n)``."""
-    if lay.w is None or g is None:
-        kc = _gram_rows(lay, r0, r1, perm, centred=lay.w is None)
-        if lay.w is not None:
-            w = lay.w if perm is None else lay.w[perm]
-            kc = kc - w[r0:r1, None] - w[None, :]
+def _centred_rows(lay: _Layer, g, r0: int, r1: int, perm: torch.Tensor | None, out=None):
+    """Rows ``r0:r1`` of the centred kernel of the layer relabelled by ``perm``, ``(h, n)``,
+    from the shared Gram rows ``g`` when given (into ``out`` when given)."""
+    if lay.w is None:
+        x = lay.x - lay.mu  # the centred features: one copy per block, 1/h of its Gram's cost
     else:
-        w = lay.w if perm is None else lay.w[perm]
-        kc = g - w[r0:r1, None] - w[None, :]
-    if not unbiased:
-        return kc
+        x = lay.x
+    if g is None or lay.w is None:
+        src = x[r0:r1] if perm is None else x[perm[r0:r1]]
+        if lay.w is None and perm is None:
+            return torch.matmul(src, x.T, out=out) if out is not None else src @ x.T
+        g = src @ x.T
+        g = g if perm is None else g[:, perm]
+        if lay.w is None:
+            return g
+    w = lay.w if perm is None else lay.w[perm]
+    kc = torch.sub(g, w[r0:r1, None], out=out) if out is not None else g - w[r0:r1, None]
+    kc -= w[None, :]
+    return kc
+
+
+def _u_rows(lay: _Layer, kc: torch.Tensor, r0: int, r1: int, perm: torch.Tensor | None, out=None):
+    """The U-centred kernel's rows from the centred kernel's, ``(h, n)`` (into ``out``)."""
     n = kc.shape[1]
     rows = lay.rows if perm is None else lay.rows[perm]
-    u = kc - rows[r0:r1, None] / (n - 2)
+    shift = rows[r0:r1, None] / (n - 2)
+    u = torch.sub(kc, shift, out=out) if out is not None else kc - shift
     u -= rows[None, :] / (n - 2)
     u += lay.total / ((n - 1) * (n - 2))
     ar = torch.arange(r1 - r0, device=u.device)
     u[ar, ar + r0] = 0.0
     return u
-
-
-def _knn_rows(g: torch.Tensor, r0: int, k: int, cknna: bool):
-    """Neighbour mask rows ``(h, n)`` bool and, for CKNNA, masked row-centred Gram rows."""
-    c = (g - g.mean(dim=1, keepdim=True)) if cknna else None
-    mask = _knn_mask_from_sim(g, k, offset=r0)
-    if c is not None:
-        c.mul_(mask)
-    return mask, c
 
 
 def block_rows(n: int, per_row: int, fixed: int, budget: int) -> int:
@@ -131,25 +132,27 @@ def block_rows(n: int, per_row: int, fixed: int, budget: int) -> int:
     return int(min(rows, n))
 
 
-def stream_cost(n, widths, metrics, dtype, null) -> tuple[int, int]:
-    """Bytes per block row and fixed bytes of :func:`stream_scores`, for the budget."""
+def stream_cost(n, widths, metrics, dtype, null) -> tuple[int, int, int]:
+    """Bytes of :func:`stream_scores`: per block row, fixed, and the extra of the one-block
+    (in-memory) null; for the budget."""
     size = torch.empty((), dtype=dtype).element_size()
     la, lb = len(widths[0]), len(widths[1])
-    stacks = 0
-    for m, p in metrics.items():
-        stacks += (
-            torch.empty((), dtype=_count_dtype(n, p["k"], dtype)).element_size()
-            if (m == "mutual_knn")
-            else size
-        )
-    per_row = n * (stacks * (la + lb) + 6 * size)  # the stacks and one layer's work rows
-    if null and any(m in CKA_FAMILY for m in metrics):
-        per_row += n * size * min(la, lb) * 2
+    cka = sum(m in CKA_FAMILY for m in metrics)
+    per_row = n * size * (cka * (la + lb) + 4)  # the stacks, one layer's work rows
+    if null and cka:
+        per_row += n * size * min(la, lb)  # the relabelled rows of the narrower model
     ks = [p["k"] for m, p in metrics.items() if m not in CKA_FAMILY]
-    fixed = 8 * n * (la + lb) * 4 + 3 * n * max(max(widths[0]), max(widths[1])) * 8
-    if null and ks:
-        fixed += (la + lb) * n * sum(ks) * 16 + BLOCK_BYTES // 2
-    return per_row, fixed
+    fixed = (la + lb) * n * sum(ks) * (8 + size) + 3 * n * max(max(widths[0]), max(widths[1])) * 8
+    fixed += BLOCK_BYTES // 2 if null else 0
+    one_block = 0
+    if null:  # dense null copies; the masks and a table for the sparse null
+        one_block = int(cka * (min(la, lb) + max(la, lb) / 2) * n * n * size)
+        for m, p in metrics.items():
+            if m not in CKA_FAMILY:
+                count = _count_dtype(n, p["k"], dtype) if m == "mutual_knn" else dtype
+                one_block += (la + lb + max(la, lb)) * n * n * torch.empty((), dtype=count).itemsize
+        one_block += BLOCK_BYTES
+    return per_row, fixed, one_block
 
 
 def _orient_perm(fa, fb, perms):
@@ -159,151 +162,188 @@ def _orient_perm(fa, fb, perms):
     return "b", perms
 
 
-def stream_scores(
-    a: list[torch.Tensor],
-    b: list[torch.Tensor],
-    metrics: dict[str, dict[str, Any]],
-    perms: torch.Tensor,
-    rows: int,
-) -> dict[str, tuple[Any, Any, Any]]:
+def _list_dots(lists_a, lists_b, perm: torch.Tensor | None, with_values: bool):
+    """Neighbour overlaps ``(L1, L2)`` float64 (exact counts; ``with_values``: the CKNNA
+    numerators) of both sides' neighbour lists ``(L, n, k)``, B relabelled by ``perm`` (a
+    shuffled pairing: sample r of A with sample perm[r] of B) unless None.
+
+    Per block of rows, B's neighbours (or values) are written into an ``(h n, L2)`` table,
+    every neighbour of A reads its entry's row of all L2 layers, and the table is cleared
+    again: ``(L1 + L2) n k`` writes and ``L1 n k`` row reads of L2 values."""
+    (ia, va), (ib, vb) = lists_a, lists_b
+    if perm is not None:
+        ib, vb = torch.argsort(perm)[ib[:, perm, :]], vb[:, perm, :]  # B relabelled (lb, n, k)
+    la, n, k = ia.shape
+    lb, dev = ib.shape[0], ia.device
+    dtype = va.dtype if with_values else torch.float32
+    step = max(1, min(n, BLOCK_BYTES // (4 * n * lb), BLOCK_BYTES // (4 * la * k * lb)))
+    table = torch.zeros((step * n, lb), dtype=dtype, device=dev)
+    out = torch.zeros((la, lb), dtype=F64, device=dev)
+    cols = torch.arange(lb, device=dev)[:, None]  # (lb, 1)
+    for r0 in range(0, n, step):
+        r1 = min(r0 + step, n)
+        base = torch.arange(r1 - r0, device=dev)[:, None] * n  # (h, 1): entry (r, c) at r n + c
+        keys_b = (base + ib[:, r0:r1, :]).reshape(lb, -1)  # (lb, h k)
+        where = (keys_b, cols.expand_as(keys_b))
+        table[where] = vb[:, r0:r1, :].reshape(lb, -1) if with_values else 1.0
+        looked = table.index_select(0, (base + ia[:, r0:r1, :]).reshape(-1))  # (la h k, lb)
+        looked = looked.view(la, -1, lb)
+        if with_values:
+            looked = looked * va[:, r0:r1, :].reshape(la, -1, 1)
+        out += looked.sum(dim=1, dtype=F64)
+        table[where] = 0.0
+    return out
+
+
+def _scatter(lists, n: int, dtype: torch.dtype, values: bool) -> torch.Tensor:
+    """Neighbour lists ``(L, n, k)`` as ``(L, n, n)`` masks (or masked values) for the sparse
+    null of the in-memory path."""
+    idx, val = lists
+    out = torch.zeros((idx.shape[0], n, n), dtype=dtype, device=idx.device)
+    src = val.to(dtype) if values else torch.ones(idx.shape, dtype=dtype, device=idx.device)
+    return out.scatter_(2, idx, src)
+
+
+def _layer_rows(lay: _Layer, r0: int, r1: int, metrics, ks, need_values, out):
+    """One layer's block: CKA-family rows ``{metric: (h, n)}`` (written into ``out[metric]``
+    when given) and per k the neighbour lists ``(h, k)`` and CKNNA values ``(h, k)`` (None
+    unless asked), from one Gram block."""
+    g = lay.x[r0:r1] @ lay.x.T if ks else None  # (h, n): the shared Gram rows
+    rows: dict[str, torch.Tensor] = {}
+    if any(m in CKA_FAMILY for m in metrics):
+        kc = _centred_rows(lay, g, r0, r1, None, out.get("cka"))
+        if "cka" in metrics:
+            rows["cka"] = kc
+        if "unbiased_cka" in metrics:
+            rows["unbiased_cka"] = _u_rows(lay, kc, r0, r1, None, out.get("unbiased_cka"))
+    lists = {}
+    rm = g.mean(dim=1, keepdim=True) if need_values else None  # (h, 1), before the -inf
+    for k in ks:
+        idx = _neighbour_lists(g, k, r0)  # (h, k); the diagonal of g is now -inf
+        lists[k] = (idx, g.gather(1, idx) - rm if need_values else None)
+    return rows, lists
+
+
+def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor, rows: int):
     """Per metric: raw scores ``(L1, L2)``, shuffled scores ``(P, L1, L2)`` (None without
     permutations) and the exact chance ``(L1, L2)`` (None for unbiased CKA), all float64 numpy,
-    from blocks of ``rows`` samples. ``metrics`` maps names of :data:`STREAMABLE` to checked
+    from blocks of ``rows`` samples (``rows = n``: one block, the in-memory form, whose null
+    uses the in-memory gathers). ``metrics`` maps names of :data:`STREAMABLE` to checked
     parameters; ``perms`` is ``(P, n)``."""
     n, dev, dtype = a[0].shape[0], a[0].device, a[0].dtype
     la, lb, n_perm = len(a), len(b), perms.shape[0]
-    fa, fb = [_facts(x) for x in a], [_facts(x) for x in b]
-    f64 = {"dtype": torch.float64, "device": dev}
-    dots = {m: torch.zeros((la, lb), **f64) for m in metrics}
-    norms = {m: (torch.zeros(la, **f64), torch.zeros(lb, **f64)) for m in metrics}
-    sums = {m: (torch.zeros(la, **f64), torch.zeros(lb, **f64)) for m in metrics}  # CKNNA chance
-    null_dots = {m: torch.zeros((n_perm, la, lb), **f64) for m in metrics if m in CKA_FAMILY}
-    keep = n_perm > 0 and any(m not in CKA_FAMILY for m in metrics)
     ks = sorted({p["k"] for m, p in metrics.items() if m not in CKA_FAMILY})
-    lists = {  # per k and side: neighbour indices (L, n, k) and CKNNA values (L, n, k)
-        (k, s): (
-            torch.empty((ln, n, k), dtype=torch.int64, device=dev),
-            torch.zeros((ln, n, k), dtype=dtype, device=dev),
-        )
-        for k in ks
-        for s, ln in (("a", la), ("b", lb))
-        if keep
-    }
+    cka = [m for m in CKA_FAMILY if m in metrics]
+    values = "cknna" in metrics
+    fa = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in a]
+    fb = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in b]
+    dots = {m: torch.zeros((la, lb), dtype=F64, device=dev) for m in cka}
+    norms = {m: (torch.zeros(la, dtype=F64, device=dev), torch.zeros(lb, dtype=F64, device=dev))
+             for m in cka}  # fmt: skip
+    null_dots = {m: torch.zeros((n_perm, la, lb), dtype=F64, device=dev) for m in cka}
+    lists = {
+        (k, s): (torch.empty((ln, n, k), dtype=torch.int64, device=dev),
+                 torch.zeros((ln, n, k) if values else (ln, 1, 1), dtype=dtype, device=dev))
+        for k in ks for s, ln in (("a", la), ("b", lb))
+    }  # fmt: skip
     side_p, relabel = _orient_perm(fa, fb, perms) if n_perm else ("a", perms)
     done = 0
     while done < n:
         r1 = min(done + rows, n)
         r0 = r1 - rows  # the last block overlaps the one before: every block has `rows` rows
         fresh = done - r0  # rows r0:done were counted already
-        blocks: dict[str, dict[str, torch.Tensor]] = {}
+        h = r1 - done
+        stacks = {m: (torch.empty((la, h, n), dtype=dtype, device=dev),
+                      torch.empty((lb, h, n), dtype=dtype, device=dev)) for m in cka}  # fmt: skip
         for s, facts in (("a", fa), ("b", fb)):
             for li, lay in enumerate(facts):
-                g = _gram_rows(lay, r0, r1, None, centred=False)  # (rows, n), the shared Gram
-                out: dict[str, torch.Tensor] = {}
-                for m in CKA_FAMILY:
-                    if m in metrics:
-                        out[m] = _cka_rows(lay, g, r0, r1, None, m == "unbiased_cka")
-                for k in ks:
-                    asked = [m for m, p in metrics.items() if m not in CKA_FAMILY and p["k"] == k]
-                    mask, c = _knn_rows(g, r0, k, "cknna" in asked)
-                    if "mutual_knn" in asked:
-                        out["mutual_knn"] = mask.to(_count_dtype(n, k, dtype))
-                    if c is not None:
-                        out["cknna"] = c
-                    if keep:
-                        idx = mask[fresh:].nonzero()[:, 1].view(-1, k)  # (new rows, k)
-                        lists[k, s][0][li, done:r1] = idx
-                        if c is not None:
-                            lists[k, s][1][li, done:r1] = c[fresh:].gather(1, idx)
-                for m, rows_m in out.items():
-                    stack = blocks.setdefault(m, {}).get(s)
-                    if stack is None:
-                        shape = (la if s == "a" else lb, r1 - done, n)
-                        stack = blocks[m][s] = torch.empty(shape, dtype=rows_m.dtype, device=dev)
-                    stack[li] = rows_m[fresh:]
-                del g
-        for m, sides in blocks.items():
-            dots[m] += pair_dots(sides["a"], sides["b"])
-            norms[m][0].add_(self_dots(sides["a"]))
-            norms[m][1].add_(self_dots(sides["b"]))
-            if m == "cknna":
-                sums[m][0].add_(sides["a"].sum(dim=(1, 2), dtype=torch.float64))
-                sums[m][1].add_(sides["b"].sum(dim=(1, 2), dtype=torch.float64))
-        for m in null_dots:  # the narrower side's blocks again, relabelled, once per pairing
-            facts, fixed = (fa, blocks[m]["b"]) if side_p == "a" else (fb, blocks[m]["a"])
-            for t in range(n_perm):
-                perm_rows = torch.stack(
-                    [
-                        _cka_rows(lay, None, r0, r1, relabel[t], m == "unbiased_cka")[fresh:]
-                        for lay in facts
-                    ]
-                )
-                pd = pair_dots(perm_rows, fixed)
-                null_dots[m][t] += pd if side_p == "a" else pd.T
+                slots = {m: st[s == "b"][li] for m, st in stacks.items()} if not fresh else {}
+                blk, lst = _layer_rows(lay, r0, r1, metrics, ks, values, slots)
+                for m, rows_m in blk.items():
+                    if fresh:  # else written in place
+                        stacks[m][s == "b"][li] = rows_m[fresh:]
+                for k, (idx, val) in lst.items():
+                    lists[k, s][0][li, done:r1] = idx[fresh:]
+                    if val is not None:
+                        lists[k, s][1][li, done:r1] = val[fresh:]
+        for m, (sa, sb) in stacks.items():
+            dots[m] += pair_dots(sa, sb)
+            norms[m][0].add_(self_dots_fast(sa))
+            norms[m][1].add_(self_dots_fast(sb))
+            if n_perm and rows == n:
+                null_dots[m] = dense_null_dots(sa, sb, perms)
+            elif n_perm:  # the narrower side's blocks again, relabelled, once per pairing
+                facts, fixed = (fa, sb) if side_p == "a" else (fb, sa)
+                for t in range(n_perm):
+                    perm_rows = torch.stack([_perm_rows(m, lay, r0, r1, relabel[t])[fresh:]
+                                             for lay in facts])  # fmt: skip
+                    pd = pair_dots(perm_rows, fixed)
+                    null_dots[m][t] += pd if side_p == "a" else pd.T
         done = r1
-    return _finish(metrics, n, dots, norms, sums, null_dots, lists, perms, fa, fb)
-
-
-def _list_null(lists_a, lists_b, perms: torch.Tensor, with_values: bool):
-    """Shuffled neighbour overlaps ``(P, L1, L2)`` (exact counts) and, ``with_values``, the
-    shuffled CKNNA numerators, from the neighbour lists of both sides."""
-    (ia, va), (ib, vb) = lists_a, lists_b
-    la, n, k = ia.shape
-    lb = ib.shape[0]
-    step = max(1, BLOCK_BYTES // (la * lb * k * k * 16))  # rows per comparison step
-    counts = torch.zeros((perms.shape[0], la, lb), dtype=torch.float64, device=ia.device)
-    values = torch.zeros_like(counts)
-    for t, p in enumerate(perms):
-        q = torch.argsort(p)
-        sb, svb = q[ib[:, p, :]], vb[:, p, :]  # B relabelled: (lb, n, k)
-        for r0 in range(0, n, step):
-            r1 = min(r0 + step, n)
-            eq = ia[:, None, r0:r1, :, None] == sb[None, :, r0:r1, None, :]  # (la, lb, h, k, k)
-            counts[t] += eq.sum(dim=(2, 3, 4), dtype=torch.float64)
-            if with_values:
-                left = (eq * va[:, None, r0:r1, :, None]).sum(dim=3)  # (la, lb, h, k)
-                values[t] += (left * svb[None, :, r0:r1, :]).sum(dim=(2, 3), dtype=torch.float64)
-    return counts, values
-
-
-def _finish(metrics, n, dots, norms, sums, null_dots, lists, perms, fa, fb):
     out = {}
     for m, params in metrics.items():
-        na, nb = norms[m]
-        if m == "mutual_knn":
-            k = params["k"]
-
-            def score(d, k=k):
-                return d.round() / (n * k)
-
-            chance = torch.full((len(fa), len(fb)), k / (n - 1), dtype=torch.float64)
+        if m in CKA_FAMILY:
+            out[m] = _cka_scores(m, n, dots[m], norms[m], fa + fb, null_dots[m], la, n_perm)
         else:
-
-            def score(d, na=na, nb=nb, m=m):
-                return cosine_scores(d, na, nb, clip_negative=m != "cknna")
-
-            if m == "cka":
-                ta = torch.tensor([f.trace for f in fa], dtype=torch.float64, device=na.device)
-                tb = torch.tensor([f.trace for f in fb], dtype=torch.float64, device=na.device)
-                sa = torch.tensor([f.sum_all for f in fa], dtype=torch.float64, device=na.device)
-                sb = torch.tensor([f.sum_all for f in fb], dtype=torch.float64, device=na.device)
-            else:  # CKNNA: a zero diagonal
-                ta, tb = torch.zeros_like(na), torch.zeros_like(nb)
-                sa, sb = sums[m]
-            expected = ta[:, None] * tb[None, :] / n
-            expected += (sa - ta)[:, None] * (sb - tb)[None, :] / (n * (n - 1))
-            chance = score(expected) if m != "unbiased_cka" else None
-        nulls = None
-        if perms.shape[0]:
-            if m in null_dots:
-                nulls = score(null_dots[m])
-            else:
-                k = params["k"]
-                counts, values = _list_null(lists[k, "a"], lists[k, "b"], perms, m == "cknna")
-                nulls = score(counts if m == "mutual_knn" else values)
-        out[m] = (
-            score(dots[m]).cpu().numpy(),
-            None if nulls is None else nulls.cpu().numpy(),
-            None if chance is None else chance.cpu().numpy(),
-        )
+            k = params["k"]
+            out[m] = _knn_scores(m, k, n, lists[k, "a"], lists[k, "b"], perms, rows == n, dtype)
     return out
+
+
+def _perm_rows(m: str, lay: _Layer, r0: int, r1: int, perm: torch.Tensor) -> torch.Tensor:
+    kc = _centred_rows(lay, None, r0, r1, perm)
+    return _u_rows(lay, kc, r0, r1, perm) if m == "unbiased_cka" else kc
+
+
+def _expected(n: int, tr_a, tr_b, sum_a, sum_b) -> torch.Tensor:
+    """Exact mean inner product over all pairings, from traces and entry sums: ``(L1, L2)``."""
+    out = tr_a[:, None] * tr_b[None, :] / n
+    return out + (sum_a - tr_a)[:, None] * (sum_b - tr_b)[None, :] / (n * (n - 1))
+
+
+def _np(t: torch.Tensor | None):
+    return None if t is None else t.cpu().numpy()
+
+
+def _cka_scores(m, n, dots, norms, facts, null_dots, la, n_perm):
+    na, nb = norms
+
+    def score(d):
+        return cosine_scores(d, na, nb, clip_negative=True)
+
+    tr = torch.tensor([f.trace for f in facts], dtype=F64, device=na.device)
+    total = torch.zeros_like(tr)  # a centred kernel's entries sum to 0
+    chance = None
+    if m == "cka":
+        chance = score(_expected(n, tr[:la], tr[la:], total[:la], total[la:]))
+    return _np(score(dots)), _np(score(null_dots)) if n_perm else None, _np(chance)
+
+
+def _knn_scores(m, k, n, lists_a, lists_b, perms, one_block, dtype):
+    dots = _list_dots(lists_a, lists_b, None, m == "cknna")
+    if m == "mutual_knn":
+
+        def score(d):
+            return d.round() / (n * k)
+
+        raw = score(dots)
+        chance = torch.full_like(raw, k / (n - 1))
+    else:
+        na = (lists_a[1].to(F64) ** 2).sum(dim=(1, 2))
+        nb = (lists_b[1].to(F64) ** 2).sum(dim=(1, 2))
+
+        def score(d):
+            return cosine_scores(d, na, nb, clip_negative=False)
+
+        raw = score(dots)
+        sa, sb = lists_a[1].sum(dim=(1, 2), dtype=F64), lists_b[1].sum(dim=(1, 2), dtype=F64)
+        chance = score(_expected(n, torch.zeros_like(sa), torch.zeros_like(sb), sa, sb))
+    nulls = None
+    if perms.shape[0] and one_block:  # the in-memory gathers, on masks rebuilt from the lists
+        count = _count_dtype(n, k, dtype) if m == "mutual_knn" else dtype
+        sa = _scatter(lists_a, n, count, m == "cknna")
+        sb = _scatter(lists_b, n, count, m == "cknna")
+        nulls = score(sparse_null_dots(sa, sb, perms))
+    elif perms.shape[0]:  # B's lists relabelled: q[N_B(p_r)], for each pairing
+        nulls = torch.stack([score(_list_dots(lists_a, lists_b, p, m == "cknna")) for p in perms])
+    return _np(raw), _np(nulls), _np(chance)

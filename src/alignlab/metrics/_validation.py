@@ -90,8 +90,7 @@ def as_representation(
             f"{name} contains {bad} NaN or Inf values; metrics need finite features. "
             "Remove or impute those samples (in both representations) first."
         )
-    low, high = torch.aminmax(t, dim=0)  # (d,), (d,)
-    if bool((low == high).all()):
+    if torch.equal(t, t[:1].expand_as(t)):  # every row equals the first (stops at a difference)
         raise ValueError(
             f"{name} is constant (zero variance): all {n} samples have the same features, so it "
             "has no similarity structure. Check that the layer is not dead or drop it."

@@ -368,7 +368,7 @@ def align_layers(
     need = _in_memory_bytes(metric, params, n, len(a), len(b), dtype, null_permutations > 0)
     if need > budget and streamable(metric, params):
         widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-        per_row, fixed = stream_cost(n, widths, {metric: params}, dtype, null_permutations > 0)
+        per_row, fixed, _ = stream_cost(n, widths, {metric: params}, dtype, null_permutations > 0)
         rows = block_rows(n, per_row, fixed, budget)
         scores = stream_scores(a, b, {metric: params}, perms, rows)[metric]
     else:

@@ -50,6 +50,30 @@ def _knn_mask_from_sim(
     return mask
 
 
+def _neighbour_lists(sim: torch.Tensor, k: int, offset: int = 0) -> torch.Tensor:
+    """``(b, n)`` similarities of samples ``offset, offset + 1, ...`` -> ``(b, k)`` int64: each
+    row's k neighbours, the same sets as :func:`_knn_mask_from_sim` (order within a row
+    unspecified). Overwrites the self-similarities of ``sim`` with -inf.
+
+    One ``topk(k + 1)`` per row: where the k-th and (k+1)-th values differ the top k are the
+    neighbours whatever order ``topk`` returns; the rare rows tied there take the mask rule.
+    """
+    b = sim.shape[0]
+    ar = torch.arange(b, device=sim.device)
+    sim[ar, ar + offset] = float("-inf")
+    vals, idx = sim.topk(k + 1, dim=1) if k + 1 <= sim.shape[1] else sim.topk(k, dim=1)
+    out = idx[:, :k].clone()
+    if vals.shape[1] > k:
+        rows = (vals[:, k - 1] == vals[:, k]).nonzero()[:, 0]
+        if rows.numel():
+            s, t = sim[rows], vals[rows, k - 1 : k]
+            tied = s == t
+            need = k - (s > t).sum(dim=1, keepdim=True)
+            mask = (s > t) | (tied & (tied.cumsum(dim=1) <= need))
+            out[rows] = mask.nonzero()[:, 1].view(-1, k)
+    return out
+
+
 def _knn_mask(x: torch.Tensor, k: int) -> torch.Tensor:
     """Per-representation work of mutual kNN: the ``(n, n)`` bool neighbour mask.
 

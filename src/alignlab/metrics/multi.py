@@ -19,18 +19,14 @@ import torch
 
 from alignlab.metrics._budget import resolve_budget
 from alignlab.metrics._null import permutations
-from alignlab.metrics._reduce import gram
 from alignlab.metrics._results import NullMode, _check_null_args, _result
 from alignlab.metrics._stream import (
-    CKA_FAMILY,
-    _facts,
     block_rows,
     stream_cost,
     stream_scores,
     streamable,
 )
 from alignlab.metrics._validation import check_dtype
-from alignlab.metrics.cka import _cka_matrix, _u_centre
 from alignlab.metrics.engine import (
     _check_params,
     _in_memory_bytes,
@@ -40,7 +36,6 @@ from alignlab.metrics.engine import (
     _stack,
     _too_big,
 )
-from alignlab.metrics.knn import _count_dtype, _knn_mask_from_sim
 from alignlab.metrics.preprocess import ClampScope
 from alignlab.metrics.registry import get_metric
 from alignlab.metrics.result import LayerAlignment
@@ -63,47 +58,6 @@ def _specs(metrics: Any) -> dict[str, dict[str, Any]]:
             raise ValueError(f"metric {name!r} is named twice; name each metric once.")
         out[name] = dict(params or {})
     return out
-
-
-def _shared_in_memory(a, b, shared: dict[str, dict[str, Any]], perms, dtype):
-    """All shared metrics' stacks from one Gram per layer, then each metric's pairs and null."""
-    n = a[0].shape[0]
-    knn_ks = sorted({p["k"] for m, p in shared.items() if m not in CKA_FAMILY})
-    stacks: dict[str, list[torch.Tensor]] = {}
-    for layers in (a, b):
-        side = {
-            m: torch.empty(
-                (len(layers), n, n),
-                dtype=_count_dtype(n, p["k"], dtype) if m == "mutual_knn" else dtype,
-                device=layers[0].device,
-            )
-            for m, p in shared.items()
-        }
-        for li, x in enumerate(layers):
-            g = gram(x) if knn_ks else None  # (n, n): the one Gram of the layer
-            if any(m in CKA_FAMILY for m in shared):
-                facts = _facts(x) if g is not None else None
-                if facts is None or facts.w is None:
-                    kc = _cka_matrix(x)  # the Gram of the centred features
-                else:
-                    kc = g - facts.w[:, None] - facts.w[None, :]
-                if "cka" in shared:
-                    side["cka"][li] = kc
-                if "unbiased_cka" in shared:
-                    side["unbiased_cka"][li] = _u_centre(kc)
-            for k in knn_ks:
-                mask = _knn_mask_from_sim(g, k)
-                for m, p in shared.items():
-                    if m == "mutual_knn" and p["k"] == k:
-                        side[m][li] = mask
-                    if m == "cknna" and p["k"] == k:
-                        side[m][li] = (g - g.mean(dim=1, keepdim=True)) * mask
-        for m, stack in side.items():
-            stacks.setdefault(m, []).append(stack)
-    return {
-        m: _scores(_plan(m, p, n, dtype), stacks[m][0], stacks[m][1], perms, p.get("k"))
-        for m, p in shared.items()
-    }
 
 
 def align_layers_multi(
@@ -166,15 +120,13 @@ def align_layers_multi(
     shared = {m: p for m, p in specs.items() if streamable(m, p)}
     scores: dict[str, Any] = {}
     if shared:
-        alone = {m: _in_memory_bytes(m, p, n, la, lb, dtype, False) for m, p in shared.items()}
-        with_null = {m: _in_memory_bytes(m, p, n, la, lb, dtype, null) for m, p in shared.items()}
-        need = sum(alone.values()) + max(with_null[m] - alone[m] for m in shared)
-        if need <= budget:
-            scores.update(_shared_in_memory(a, b, shared, perms, dtype))
+        widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
+        per_row, fixed, one_block = stream_cost(n, widths, shared, dtype, null)
+        if fixed + n * per_row + one_block <= budget:
+            rows = n  # one block: the in-memory form
         else:
-            widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-            rows = block_rows(n, *stream_cost(n, widths, shared, dtype, null), budget)
-            scores.update(stream_scores(a, b, shared, perms, rows))
+            rows = block_rows(n, per_row, fixed, budget)
+        scores.update(stream_scores(a, b, shared, perms, rows))
     for m, p in specs.items():
         if m in shared:
             continue
