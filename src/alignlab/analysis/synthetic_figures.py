@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from alignlab.analysis import figure_data as fd
@@ -37,6 +38,7 @@ DPI = 100
 CMAP = "viridis"
 CHANCE_COLOUR = "0.55"
 CHANCE_LABEL = f"chance: null mean to +{fd.CHANCE_SDS} sd"
+CHANCE_CELL_LABEL = f"within chance band (<= null mean + {fd.CHANCE_SDS} sd)"
 
 
 def points_of(
@@ -101,9 +103,11 @@ def chance_span(ax, band: pd.DataFrame) -> None:
 def fit_width(text: str, inches: float, size: float) -> str:
     """``text`` wrapped at spaces into lines that fit ``inches`` at font ``size`` (points).
 
-    A character is taken as 0.6 of the font size wide (wider than DejaVu Sans' average).
+    A character is taken as 0.55 of the font size wide (DejaVu Sans' average is about 0.5);
+    "(n = 12)" is never split.
     """
-    width = max(8, int(inches * 72 / (0.6 * size)))
+    width = max(8, int(inches * 72 / (0.55 * size)))
+    text = text.replace("(n = ", "(n\u00a0=\u00a0")  # no-break spaces: wrapped as one word
     return "\n".join(textwrap.fill(line, width) for line in text.splitlines())
 
 
@@ -204,22 +208,21 @@ def fig_alignment_heatmaps(
         ax.set_ylabel("D_enc")
         if len(band):
             _mark_chance_cells(ax, mean[mean[t.U] == u], table)
-    if len(band):
-        axes[0].legend(loc="upper left", bbox_to_anchor=(0, -0.28), fontsize=6, frameon=False)
+    if len(band):  # a dark proxy: the marks themselves are white on the map
+        proxy = Line2D([], [], ls="", marker="x", color="0.2", label=CHANCE_CELL_LABEL)
+        fig.legend(handles=[proxy], loc="outside lower center", fontsize=7, frameon=False)
     suptitle(fig, "Alignment over (D_phi, D_enc)", points)
     return fig
 
 
 def _mark_chance_cells(ax, cell: pd.DataFrame, table: pd.DataFrame) -> None:
-    """An x on every heatmap cell whose mean alignment is within the chance band; the first
-    panel's marks carry the legend entry (an empty scatter when it has none)."""
+    """A white x on every heatmap cell whose mean alignment is within the chance band."""
     low = cell[cell[t.SCORE] <= cell["chance_high"]]
     cols = {c: i for i, c in enumerate(table.columns)}
     rows = {r: i for i, r in enumerate(table.index)}
     xs = [cols[d] for d in low[t.DPHI]]
     ys = [rows[d] for d in low[t.DEPTH2]]
-    ax.scatter(xs, ys, marker="x", s=18, color="white", linewidths=1,
-               label=f"within chance band (<= null mean + {fd.CHANCE_SDS} sd)")  # fmt: skip
+    ax.scatter(xs, ys, marker="x", s=18, color="white", linewidths=1, label=CHANCE_CELL_LABEL)
 
 
 BOX_PANELS = (
