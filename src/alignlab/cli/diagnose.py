@@ -81,11 +81,16 @@ def diagnose_cmd(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:  # fmt: skip
     """Should I align these modalities? Does alignment track performance on this data?"""
+    from alignlab._io import check_writable
     from alignlab.analysis.diagnostic_report import write_diagnostic_report
     from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
 
     with user_errors():
         settings = DiagnosticSettings(budget=budget, task=task, seed=seed)
+        out = out.expanduser()
+        json_path = out_path(json_path) or out / "diagnostic.json"
+        check_writable(out, "folder")  # before minutes of training, not after
+        check_writable(json_path, "file")
         a1, a2, labels, default_names = _diagnostic_arrays(
             x1, x2, y, table, x1_cols, x2_cols, y_col
         )
@@ -95,9 +100,7 @@ def diagnose_cmd(
                 f"--names must be two different names like 'image,audio', got {names!r}"
             )
         result = diagnose(a1, a2, labels, settings, progress=not quiet, names=pair)
-        out = out.expanduser()
         out.mkdir(parents=True, exist_ok=True)
-        json_path = out_path(json_path) or out / "diagnostic.json"
         write_json_atomic(json_path, result.to_dict())
         index = write_diagnostic_report(result, out)
     _print_diagnostic(result)

@@ -15,7 +15,10 @@ In the tables, the ``image`` column holds the Hugging Face ``Image`` struct ``{b
 raw bytes, or a path; the ``text`` column holds a string or a list of strings (the Platonic
 Representation Hypothesis set stores several captions per image; ``caption_index`` picks one).
 An image that cannot be decoded is named and either fails the load or is left out with its
-caption (``on_bad_image="skip"``).
+caption (``on_bad_image="skip"``). An image path inside a data file must be relative and stay
+inside the data folder: ``../outside.png`` or ``/etc/x.png`` is refused with the entry named, so
+a data file cannot make alignlab read files elsewhere. A captions file that is not UTF-8, holds
+invalid JSON or is empty, and a Parquet or Arrow file that cannot be read, are named errors.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import csv
 import hashlib
 import io
 import json
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from PIL import Image
@@ -183,9 +187,15 @@ def _read_arrow(files: list[Path], columns: tuple[str, str]):
     for f in files:
         source = pa.memory_map(str(f))  # left open: the table's buffers live in the map
         try:
-            table = pa.ipc.open_stream(source).read_all()
-        except pa.ArrowInvalid:  # an Arrow IPC file rather than a stream
-            table = pa.ipc.open_file(source).read_all()
+            try:
+                table = pa.ipc.open_stream(source).read_all()
+            except pa.ArrowInvalid:  # an Arrow IPC file rather than a stream
+                table = pa.ipc.open_file(source).read_all()
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"{f} is not a readable Arrow file (truncated or another format: "
+                f"{' '.join(str(exc).split())[:160]})"
+            ) from None
         tables.append(_select(table, columns, f))
     return pa.concat_tables(tables)
 
@@ -194,7 +204,17 @@ def _read_parquet(files: list[Path], columns: tuple[str, str]):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pa.concat_tables([_select(pq.read_table(f), columns, f) for f in files])
+    tables = []
+    for f in files:
+        try:
+            table = pq.read_table(f)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ValueError(
+                f"{f} is not a readable Parquet file (truncated or another format: "
+                f"{' '.join(str(exc).split())[:160]})"
+            ) from None
+        tables.append(_select(table, columns, f))
+    return pa.concat_tables(tables)
 
 
 def _table_items(table, root: Path, columns: tuple[str, str], caption_index: int) -> Iterator[Item]:
@@ -208,12 +228,12 @@ def _table_items(table, root: Path, columns: tuple[str, str], caption_index: int
             raw = value.get("bytes")
             if raw is None and value.get("path"):
                 name += f" ({value['path']})"
-                raw = _read_file(base / value["path"])
+                raw = _read_file(inside(base, value["path"], name))
         elif isinstance(value, bytes | bytearray):
             raw = bytes(value)
         elif isinstance(value, str):
             name += f" ({value})"
-            raw = _read_file(base / value)
+            raw = _read_file(inside(base, value, name))
         yield str(i), name, raw, _caption(text, caption_index, name)
 
 
@@ -229,14 +249,45 @@ def _caption(text: Any, index: int, name: str) -> str:
     return str(text)
 
 
+def inside(root: Path, entry: str, where: str) -> Path:
+    """``root / entry`` for a relative path ``entry`` that stays inside ``root``; a ValueError
+    naming ``where`` and the entry otherwise (absolute, or leaving the folder with ``..``).
+
+    The check is on the path as written (symbolic links inside the folder, as in a Hugging Face
+    snapshot, are followed as usual).
+
+    >>> inside(Path("/data"), "img/0.png", "row 0").as_posix()
+    '/data/img/0.png'
+    >>> inside(Path("/data"), "../secret.png", "row 1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: row 1: image path '../secret.png' points outside the data folder /data; ...
+    """
+    text = str(entry).replace("\\", "/")
+    if PurePosixPath(text).is_absolute() or Path(entry).is_absolute() or ":" in text[:3]:
+        raise ValueError(
+            f"{where}: image path {entry!r} is absolute; paths in a data file must be relative "
+            f"to its folder {root}"
+        )
+    norm = posixpath.normpath(text)
+    if norm == ".." or norm.startswith("../"):
+        raise ValueError(
+            f"{where}: image path {entry!r} points outside the data folder {root}; paths in a "
+            "data file must stay inside its folder"
+        )
+    return root / norm
+
+
 def _read_file(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
 def _folder_items(root: Path, captions: Path, columns: tuple[str, str]) -> list[Item]:
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if captions.stat().st_size == 0:
+        raise ValueError(f"{captions} is empty; it needs one caption per image")
     if captions.suffix == ".txt":
-        lines = captions.read_text(encoding="utf-8").split("\n")
+        lines = _text(captions).split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
         if len(lines) != len(files):
@@ -247,6 +298,8 @@ def _folder_items(root: Path, captions: Path, columns: tuple[str, str]) -> list[
         pairs = [(f.relative_to(root).as_posix(), t) for f, t in zip(files, lines, strict=True)]
     else:
         pairs = _listed_pairs(captions, columns)
+        for i, (image, _) in enumerate(pairs):
+            inside(root, image, f"{captions} entry {i + 1}")
         listed = {(root / image).resolve() for image, _ in pairs}
         unlisted = [f.relative_to(root).as_posix() for f in files if f.resolve() not in listed]
         if unlisted or len(listed) != len(pairs):
@@ -260,12 +313,23 @@ def _folder_items(root: Path, captions: Path, columns: tuple[str, str]) -> list[
 
 
 def _listed_pairs(captions: Path, columns: tuple[str, str]) -> list[tuple[str, str]]:
+    text = _text(captions)
     if captions.suffix == ".csv":
-        with captions.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     else:
-        lines = captions.read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line) for line in lines if line.strip()]
+        rows = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{captions} line {number} is not valid JSON ({exc.msg}, column "
+                    f"{exc.colno}); write one {{\"image\": ..., \"text\": ...}} object per line"
+                ) from None
+            if not isinstance(rows[-1], dict):
+                raise ValueError(f"{captions} line {number} is not a JSON object")
     pairs = []
     for i, row in enumerate(rows):
         if not all(isinstance(row.get(c), str) for c in columns):
@@ -274,6 +338,15 @@ def _listed_pairs(captions: Path, columns: tuple[str, str]) -> list[tuple[str, s
             )
         pairs.append((row[columns[0]], row[columns[1]]))
     return pairs
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def _decode(raw: bytes | None, name: str) -> Image.Image:

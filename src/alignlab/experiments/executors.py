@@ -233,6 +233,10 @@ class Executor:
                 failures,
             )
 
+    def log(self, line: str) -> None:
+        """Print one line (above the bar while a phase runs)."""
+        self._display.log(line)
+
     def status(self, text: str | None) -> Status:
         """Show a sub-step (``"assembling tables"``) until the next call, or None to clear it.
 

@@ -1,9 +1,12 @@
 """Running any registered study into a resumable run directory.
 
-:func:`run_study` is the same for every study: prepare (inputs loaded and checked before the
-run directory is touched), claim the directory atomically, record the environment, run the
-study's phases through one executor, record the end, write the run's README. A study's own code
-only says which jobs each phase has and how tables are assembled from their rows.
+:func:`run_study` is the same for every study: check the device, prepare (inputs loaded and
+checked before the run directory is touched), claim and lock the directory atomically (removing
+temporary files a killed run left), drop job files found damaged, record the environment, run
+the study's phases through one executor, record the end and the tables written, write the run's
+README. A run that fails before storing any job removes what it wrote, so the corrected command
+starts afresh. A study's own code only says which jobs each phase has and how tables are
+assembled from their rows.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ from typing import Any
 
 import pandas as pd
 
+from alignlab._device import resolve_device
 from alignlab._io import atomic_write_text
 from alignlab.experiments.environment import RunRecord
 from alignlab.experiments.executors import Executor, ExecutorConfig, open_executor
 from alignlab.experiments.registry import Prepared, get_study
 from alignlab.experiments.spec import StudySpec
-from alignlab.experiments.store import RunStore
+from alignlab.experiments.store import RunStore, first_missing
 
-PLAN = "plan.json"  # phase -> number of jobs, written as each phase is planned
+PLAN = "plan.json"  # phase -> number of jobs as each phase is planned; "tables": name -> rows
+
+
+def read_plan(root: Path) -> dict[str, Any]:
+    """``RUN_DIR/plan.json`` as a mapping ({} when missing or unreadable)."""
+    try:
+        plan = json.loads((Path(root) / PLAN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return plan if isinstance(plan, dict) else {}
 
 
 @dataclass
@@ -57,10 +70,9 @@ class RunContext:
 
     def record_total(self, phase: str, total: int) -> None:
         """Remember how many jobs ``phase`` has, for ``alignlab status``."""
-        path = self.store.root / PLAN
-        plan = json.loads(path.read_text()) if path.is_file() else {}
+        plan = read_plan(self.store.root)
         if plan.get(phase) != total:
-            atomic_write_text(path, json.dumps(plan | {phase: total}, indent=1) + "\n")
+            atomic_write_text(self.store.root / PLAN, json.dumps(plan | {phase: total}, indent=1))
 
     def rows(self, phase: str, keys: Sequence[str]) -> pd.DataFrame:
         """The stored rows of ``keys`` of ``phase``, concatenated in order."""
@@ -114,24 +126,39 @@ def run_study(
     """
     study = get_study(spec.study)
     executor = executor or ExecutorConfig()
+    if isinstance(getattr(spec, "device", None), str):
+        resolve_device(spec.device)  # one line for a device this machine lacks, before any work
     prepared = study.prepare(spec, **options)
     if on_prepared is not None:
         on_prepared(prepared)
     store = RunStore(run_dir)
-    store.open_for(
+    top = first_missing(store.root)
+    resumed = store.open_for(
         study.name,
         spec.model_dump(mode="json"),
         spec.to_yaml(),
         spec.fingerprint(prepared.data_key),
     )
-    extra = {"study": study.name, "executor": executor.kind, "workers": executor.workers}
-    record = RunRecord(store.root, extra | prepared.environment)
-    record.start()
-    with open_executor(executor) as pool:
-        ctx = RunContext(store, executor, pool)
-        tables = study.run(ctx, spec, prepared)
-    seconds = record.finish(ctx.jobs_run)
-    write_run_readme(store.root, study.name, tables)
+    try:
+        extra = {"study": study.name, "executor": executor.kind, "workers": executor.workers}
+        with open_executor(executor) as pool:
+            for job in store.drop_damaged_jobs():
+                pool.log(f"jobs/{job} could not be read (truncated?); it will be computed again")
+            record = RunRecord(store.root, extra | prepared.environment)
+            record.start()
+            ctx = RunContext(store, executor, pool)
+            tables = study.run(ctx, spec, prepared)
+        seconds = record.finish(ctx.jobs_run)
+        plan = read_plan(store.root)
+        tables_rows = {name: len(frame) for name, frame in tables.items()}
+        atomic_write_text(store.root / PLAN, json.dumps(plan | {"tables": tables_rows}, indent=1))
+        write_run_readme(store.root, study.name, tables)
+    except BaseException:
+        if not resumed and not store.has_jobs():
+            store.discard(top)  # nothing was done: leave nothing, so the same command starts
+        raise
+    finally:
+        store.release()
     return StudyOutcome(study.name, store.root, tables, ctx.jobs_run, seconds, prepared)
 
 

@@ -8,8 +8,10 @@ command line, and is saved, resolved, beside every result.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -21,22 +23,59 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 STORE_FORMAT = 3  # bump when the meaning of stored rows changes: older run directories are refused
 
 
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a number as YAML 1.2 does (YAML 1.1, which
+    PyYAML follows, needs a dot: ``1.0e-3``; without one ``lrs: [1e-3]`` would be a string)."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` parsed as YAML by :class:`SpecLoader` (safe; ``1e-3`` is a float).
+
+    >>> load_yaml("{lrs: [1e-3, 5e-4], epochs: 5}")
+    {'lrs': [0.001, 0.0005], 'epochs': 5}
+    """
+    return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+
+
 class StudySpec(BaseModel):
     """Base of every study's spec: frozen, unknown keys refused, hashed into a fingerprint.
 
     Subclasses declare ``study: Literal["name"]`` and their fields. ``not_hashed`` names fields
     that do not change results (a data path whose content is hashed instead, a device).
+
+    Values are strict: an int field refuses ``true``, ``1.5`` and ``"3"`` (pydantic's lax mode
+    would read ``true`` as 1 epoch); a float field takes an int; a list field takes a list or a
+    tuple.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     not_hashed: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tuples_as_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        return data
 
     def fingerprint(self, data_key: str | None = None) -> str:
         """Hash of everything that determines the results (16 hex characters): the store format,
         the spec (less ``not_hashed``) and, where given, the fingerprint of the data's content."""
         fields = self.model_dump(mode="json", exclude=set(self.not_hashed))
         return stable_hash({"format": STORE_FORMAT, "spec": fields, "data": data_key})
+
+    def known_totals(self) -> dict[str, int]:
+        """Jobs per phase that the spec alone tells, for ``alignlab status`` where the study's
+        ``totals`` cannot (a subclass overrides it; the base knows none)."""
+        return {}
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML, every field written out."""
@@ -46,7 +85,7 @@ class StudySpec(BaseModel):
 class MetricSpec(BaseModel):
     """One alignment metric and its parameters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Literal["unbiased_cka", "cka", "rbf_cka", "mutual_knn", "cknna", "svcca"] = Field(
         description="Metric name, as in alignlab.metrics."
@@ -102,7 +141,7 @@ def load_preset(study: str, name: str) -> dict[str, Any]:
         choices = ", ".join(names) or "none"
         raise ValueError(f"unknown preset {name!r} for the {study} study; choose one of {choices}")
     text = resources.files("alignlab.presets").joinpath(f"{study}_{name}.yaml").read_text()
-    data = yaml.safe_load(text) or {}
+    data = load_yaml(text) or {}
     return {k: v for k, v in data.items() if k != "expected_minutes"}
 
 
@@ -112,53 +151,94 @@ def preset_expected_minutes(study: str, name: str) -> float | None:
     if name not in preset_names(study):
         return None
     text = resources.files("alignlab.presets").joinpath(f"{study}_{name}.yaml").read_text()
-    value = (yaml.safe_load(text) or {}).get("expected_minutes")
+    value = (load_yaml(text) or {}).get("expected_minutes")
     return None if value is None else float(value)
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
-    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) spec file."""
+    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) spec file.
+
+    Raises FileNotFoundError or ValueError with one line naming the file and its problem:
+    missing, a folder, another suffix, not UTF-8, empty, invalid YAML/TOML, or not a mapping.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"spec file {path} does not exist")
     if not path.is_file():
-        raise ValueError(f"spec file {path} is not a file")
+        raise ValueError(f"spec file {path} is not a file (a folder?); give a .yaml or .toml file")
     if path.suffix not in (".yaml", ".yml", ".toml"):
         raise ValueError(f"spec file {path} must end in .yaml, .yml or .toml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"spec file {path} is not UTF-8 text") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0]
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ValueError(
-            f"spec file {path} is not valid {path.suffix[1:].upper()}: {first}"
+            f"spec file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from None
+    except OSError as exc:
+        raise ValueError(f"spec file {path} cannot be read: {exc.strerror or exc}") from None
+    kind = path.suffix[1:].upper().replace("YML", "YAML")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"spec file {path} is not valid {kind}: {_parse_problem(exc)}") from None
+    if data is None or data == {}:
+        raise ValueError(f"spec file {path} is empty; write the spec's fields as field: value")
     if not isinstance(data, dict):
-        raise ValueError(f"spec file {path} must hold a mapping of field: value")
+        raise ValueError(
+            f"spec file {path} must hold a mapping of field: value, not a {type(data).__name__}"
+        )
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``field=value`` overrides; values are parsed as YAML (``seeds=[0,1]``, ``epochs2=5``).
+def _parse_problem(exc: Exception) -> str:
+    """A YAML or TOML error as one line: what is wrong and where (1-based line and column)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(exc).split())
 
-    >>> apply_overrides({"epochs2": 300}, ["epochs2=5", "seeds=[0, 1]"])
-    {'epochs2': 5, 'seeds': [0, 1]}
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``field=value`` overrides; values are parsed as YAML (``seeds=[0,1]``, ``epochs2=5``,
+    ``lr=1e-3`` a number).
+
+    >>> apply_overrides({"epochs2": 300}, ["epochs2=5", "seeds=[0, 1]", "grad_clip=1e-3"])
+    {'epochs2': 5, 'seeds': [0, 1], 'grad_clip': 0.001}
     """
     out = dict(data)
     for item in overrides:
         field, sep, value = item.partition("=")
         if not sep or not field.strip():
-            raise ValueError(f"override {item!r} must look like field=value, for example epochs2=5")
-        try:
-            out[field.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
             raise ValueError(
-                f"override {item!r}: {value!r} is not a valid value; quote lists as '[0, 1]'"
+                f"--set {item!r} must look like field=value, for example --set epochs2=5"
+            )
+        try:
+            out[field.strip()] = load_yaml(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(
+                f"--set {item!r}: {value!r} is not a valid value ({_parse_problem(exc)}); write "
+                "numbers as 5 or 1e-3, lists as [0, 1], mappings as {name: mutual_knn, k: 10}"
             ) from None
     return out
+
+
+def check_fields(spec_type: type[StudySpec], data: dict[str, Any]) -> None:
+    """A ValueError naming every key of ``data`` that is no field of ``spec_type``, with the
+    closest field names."""
+    known = list(spec_type.model_fields)
+    unknown = [k for k in data if k not in spec_type.model_fields]
+    if not unknown:
+        return
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=2, cutoff=0.6)
+        parts.append(f"{key!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+    study = _study_name(spec_type)
+    raise ValueError(
+        f"unknown spec field(s) of the {study} study: {', '.join(parts)}; its fields are "
+        f"{', '.join(known)}"
+    )
 
 
 def resolve_spec(
@@ -182,9 +262,14 @@ def resolve_spec(
     data = load_spec_file(config) if config else load_preset(study, preset or "quick")
     found = data.get("study", study)
     if found != study:
-        raise ValueError(f"spec is for the {found!r} study; this command runs {study!r}")
-    data = {**data, **(fields or {})}
-    return spec_type.model_validate(apply_overrides(data, list(overrides)))
+        where = f"spec file {Path(config).expanduser()}" if config else f"preset {preset}"
+        raise ValueError(
+            f"{where} is a spec of the {found!r} study, but this command runs {study!r}; run it "
+            f"with `alignlab run {found}`"
+        )
+    data = apply_overrides({**data, **(fields or {})}, list(overrides))
+    check_fields(spec_type, data)
+    return spec_type.model_validate(data)
 
 
 def _study_name(spec_type: type[StudySpec]) -> str:
@@ -195,9 +280,12 @@ __all__ = [
     "MetricSpec",
     "STORE_FORMAT",
     "StudySpec",
+    "SpecLoader",
     "apply_overrides",
+    "check_fields",
     "load_preset",
     "load_spec_file",
+    "load_yaml",
     "preset_expected_minutes",
     "preset_names",
     "resolve_spec",

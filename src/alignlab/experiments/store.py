@@ -13,12 +13,30 @@ Layout of ``RUN_DIR``::
 Every file is written to a temporary name in the same folder and renamed into place, so a crash
 or Ctrl-C leaves either the whole file or none of it. The job's Parquet file is renamed last, so a
 job whose rows exist also has its tensors.
+
+Crash safety, checked by ``tests/reliability/test_reliability_faults.py`` (which kills runs with
+``ALIGNLAB_FAULT``, see :func:`alignlab._io.fault_point`):
+
+- a run holds a lock on ``run.json`` while it works, so a second run of the same directory is
+  refused and only an idle directory is cleaned;
+- the temporary files a killed writer left (``.<name>.<random>.tmp``) are removed when the next
+  run opens the directory (:meth:`RunStore.open_for`, :meth:`RunStore.sweep`), before it decides
+  whether the directory is empty, so a kill inside the claim never blocks the same command;
+- a job file found damaged when a run resumes (a Parquet file whose footer cannot be read, a
+  ``.pt`` file whose zip directory cannot be read) is removed, so the job is computed again
+  (:meth:`RunStore.drop_damaged_jobs`);
+- :meth:`RunStore.discard` removes a run that failed before any job was stored, so a corrected
+  command starts afresh.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
+import shutil
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -61,6 +79,7 @@ class RunStore:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.root = Path(run_dir).expanduser()
+        self._lock_fd: int | None = None
 
     # -- the claim and the spec ----------------------------------------------------------
     @property
@@ -69,15 +88,33 @@ class RunStore:
 
     def claim(self) -> dict[str, Any] | None:
         """The run's claim (``format``, ``study``, ``fingerprint``, ``spec``), or None when the
-        directory holds no alignlab run."""
+        directory holds no alignlab run.
+
+        Raises ValueError (one line naming ``run.json``) when the claim is not UTF-8, empty,
+        invalid JSON or not an alignlab claim, and NotADirectoryError when the run directory is
+        a file.
+        """
         path = self.root / CLAIM
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"{self.root} is a file, not a run directory")
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not an alignlab run claim; move it away")
         if not path.is_file():
             return None
         try:
-            claim = json.loads(path.read_text())
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; it was not written by alignlab") from None
+        if not text.strip():
+            raise ValueError(
+                f"{path} is empty; it was not written by alignlab (delete {self.root} to start "
+                "over)"
+            )
+        try:
+            claim = json.loads(text)
         except ValueError:
             raise ValueError(f"{path} is not valid JSON; it was not written by alignlab") from None
-        if not isinstance(claim, dict) or "fingerprint" not in claim:
+        if not isinstance(claim, dict) or not {"fingerprint", "study", "spec"} <= set(claim):
             raise ValueError(f"{path} is not an alignlab run claim")
         return claim
 
@@ -90,12 +127,14 @@ class RunStore:
         """Claim the run directory for a spec in one atomic step; True when resuming.
 
         The claim is one file renamed into place, so a crash leaves the directory either
-        unclaimed (and the same command starts it) or claimed (and it resumes).
+        unclaimed (and the same command starts it) or claimed (and it resumes). The directory
+        stays locked until :meth:`release`; temporary files of killed writers are removed first.
 
         Raises
         ------
         FileExistsError
-            The directory holds a run of a different spec or store format, or other files.
+            The directory holds a run of a different spec or store format, or other files, or
+            another run is using it now.
         """
         claim = self.claim()
         if claim is not None:
@@ -111,24 +150,101 @@ class RunStore:
                     f"{claim['fingerprint']}, this spec {fingerprint}); results are never mixed. "
                     f"Use a new run directory, or delete {self.root} to start over."
                 )
+            self._lock()
+            self.sweep()
             if not self.spec_path.is_file():
                 atomic_write_text(self.spec_path, spec_yaml)
             return True
-        if self.root.exists() and not self.root.is_dir():
-            raise FileExistsError(f"{self.root} is a file; choose a directory for the run")
+        _io.check_writable(self.root, "folder")
         if (self.root / "fingerprint").is_file():
             raise FileExistsError(
                 f"{self.root} holds a run of an older alignlab (store format 1); results are "
                 f"never mixed. Use a new run directory, or delete {self.root} to start over."
             )
+        self.sweep()  # a claim interrupted by a kill leaves only its temporary file
         if self.root.exists() and any(self.root.iterdir()):
             raise FileExistsError(
                 f"{self.root} is not empty and holds no alignlab run; choose a new run directory"
             )
         payload = {"format": STORE_FORMAT, "study": study, "fingerprint": fingerprint, "spec": spec}
         atomic_write_text(self.root / CLAIM, json.dumps(payload, indent=1, default=str) + "\n")
+        self._lock()
         atomic_write_text(self.spec_path, spec_yaml)
         return False
+
+    # -- the lock, temporary files, damaged jobs, discarding ----------------------------------
+    def _lock(self) -> None:
+        """Hold an exclusive lock on ``run.json`` until :meth:`release` (or this process ends)."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.root / CLAIM, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise FileExistsError(
+                f"{self.root} is in use by another alignlab run right now; wait for it to end "
+                "(`alignlab status` shows its progress) or stop it, then run again"
+            ) from None
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Let go of the lock taken by :meth:`open_for`."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def in_use(self) -> bool:
+        """True while another run (of this or another process) holds the directory's lock."""
+        path = self.root / CLAIM
+        if self._lock_fd is not None or not path.is_file():
+            return False
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the lock taken just now
+        return False
+
+    def sweep(self) -> list[Path]:
+        """Remove the temporary files killed writers left in the run directory (never while
+        another run holds it); returns the paths removed."""
+        return [] if self.in_use() else _io.remove_temporary(self.root)
+
+    def drop_damaged_jobs(self) -> list[str]:
+        """Remove every job whose files cannot be read (truncated or foreign), so that it is
+        computed again; returns ``"<phase>/<key>"`` of each. Reads only Parquet footers and zip
+        directories, so it is fast."""
+        dropped = []
+        folder = self.root / "jobs"
+        for rows in sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []:
+            tensors = rows.with_suffix(".pt")
+            if _parquet_ok(rows) and (not tensors.exists() or _zip_ok(tensors)):
+                continue
+            tensors.unlink(missing_ok=True)
+            rows.unlink(missing_ok=True)
+            dropped.append(f"{rows.parent.name}/{rows.stem}")
+        return dropped
+
+    def has_jobs(self) -> bool:
+        """True when at least one job's rows are stored."""
+        folder = self.root / "jobs"
+        return folder.is_dir() and any(folder.glob("*/*.parquet"))
+
+    def discard(self, top: Path | None = None) -> None:
+        """Remove this run (which stored no job): the directory, or, when it existed before,
+        only what the run wrote in it; ``top`` is the outermost folder the run created."""
+        self.release()
+        if top is not None and top.is_dir():
+            shutil.rmtree(top, ignore_errors=True)
+            return
+        for name in (CLAIM, "spec.yaml", "environment.json", "plan.json", "README.md"):
+            (self.root / name).unlink(missing_ok=True)
+        for name in ("jobs", "tables"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        _io.remove_temporary(self.root)
 
     # -- jobs -------------------------------------------------------------------------------
     def _job_path(self, phase: str, key: str, suffix: str) -> Path:
@@ -180,3 +296,31 @@ class RunStore:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: the run has not finished")
         return pd.read_parquet(path)
+
+
+def _parquet_ok(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        return False
+    return True
+
+
+def _zip_ok(path: Path) -> bool:
+    """torch.save writes a zip archive: a truncated one has lost its directory at the end."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
+def first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet, or None."""
+    path = Path(path).expanduser().absolute()
+    top = None
+    while not path.exists() and path != path.parent:
+        top, path = path, path.parent
+    return top

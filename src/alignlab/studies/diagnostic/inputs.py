@@ -7,6 +7,7 @@ tests pin the wordings. Nothing is trained until all checks pass.
 from __future__ import annotations
 
 import fnmatch
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,25 +176,54 @@ def check_inputs(
 
 
 # -- files ------------------------------------------------------------------------------------
-def load_array(path: str | Path, name: str) -> np.ndarray:
-    """One array from a ``.npy`` file, or a ``.npz`` holding exactly one array."""
+def _input_file(path: str | Path, option: str) -> Path:
+    """``path`` as a readable, non-empty file, or an error naming the option and the path."""
     path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{option}: no such file: {path}")
     if not path.is_file():
-        raise FileNotFoundError(f"--{name}: no such file: {path}")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".npz":
+        raise IsADirectoryError(f"{option}: {path} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{option}: {path} is empty (0 bytes)")
+    return path
+
+
+def load_array(path: str | Path, name: str) -> np.ndarray:
+    """One array from a ``.npy`` file, or a ``.npz`` holding exactly one array.
+
+    Raises FileNotFoundError, IsADirectoryError or ValueError naming ``--name`` and the path for a
+    missing file, a folder, an empty, truncated or foreign file, or an array of objects.
+    """
+    option = f"--{name}"
+    path = _input_file(path, option)
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(
+            f"{option}: unsupported file type {path.suffix!r} ({path}); give a .npy or .npz "
+            "file, or a Parquet/CSV table with --table"
+        )
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as npz:
             if len(npz.files) != 1:
                 raise ValueError(
-                    f"--{name}: {path} holds {len(npz.files)} arrays ({', '.join(npz.files)}); "
+                    f"{option}: {path} holds {len(npz.files)} arrays ({', '.join(npz.files)}); "
                     "give a .npz with exactly one"
                 )
             return npz[npz.files[0]]
-    raise ValueError(
-        f"--{name}: unsupported file type {path.suffix!r} ({path}); give a .npy or .npz file, "
-        "or a Parquet/CSV table with --table"
-    )
+    except ValueError as exc:
+        if str(exc).startswith(option):
+            raise
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ValueError(
+                f"{option}: {path} holds Python objects, not numbers; save a numeric array"
+            ) from None
+        raise ValueError(f"{option}: {path} is not a readable {path.suffix} file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"{option}: {path} is not a readable {path.suffix} file (truncated or another "
+            f"format: {type(exc).__name__})"
+        ) from None
 
 
 def _columns(columns: list[str], spec: str, option: str, path: Path) -> list[str]:
@@ -216,15 +246,31 @@ def load_table(
     """
     import pandas as pd
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"--table: no such file: {path}")
-    if path.suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    elif path.suffix in (".csv", ".tsv"):
-        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
-    else:
-        raise ValueError(f"--table: unsupported file type {path.suffix!r}; give .parquet or .csv")
+    path = _input_file(path, "--table")
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif path.suffix in (".csv", ".tsv"):
+            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", encoding="utf-8")
+        else:
+            raise ValueError(
+                f"--table: unsupported file type {path.suffix!r} ({path}); give .parquet or .csv"
+            )
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"--table: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except pd.errors.ParserError as exc:
+        first = " ".join(str(exc).split())
+        raise ValueError(f"--table: {path} is not a valid CSV table ({first})") from None
+    except (OSError, ValueError) as exc:
+        if str(exc).startswith("--table"):
+            raise
+        first = " ".join(str(exc).split())[:200]
+        raise ValueError(
+            f"--table: {path} is not a readable {path.suffix} table (truncated or another "
+            f"format: {first})"
+        ) from None
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     if y_col not in columns:

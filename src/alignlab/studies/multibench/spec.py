@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from alignlab._device import check_device_name
 from alignlab.experiments.spec import StudySpec
 from alignlab.studies.multibench.data import DATASETS
 
@@ -37,8 +38,24 @@ def paper_value(dataset: str, modality_a: str, modality_b: str) -> float | None:
     return PAPER_TABLE1.get(key)
 
 
+#: Training samples of the datasets whose size is fixed by the spec: avdigits by ``size``
+#: (MNIST's 55,000 or the CI size's 1,000) and AVMNIST (MNIST's training split).
+KNOWN_TRAIN = {("avdigits", "full"): 55_000, ("avdigits", "ci"): 1_000, ("avmnist", "full"): 55_000}
+#: Modalities of the named datasets (the affective pickles hold three, AVMNIST two).
+KNOWN_MODALITIES = {
+    **{name: ("vision", "audio", "text") for name in ("mosi", "mosei", "urfunny", "mustard")},
+    "avmnist": ("image", "audio"),
+    "avdigits": ("image", "audio"),
+}
+
+
 class MultiBenchStudySpec(StudySpec):
-    """The MultiBench study. Defaults are the protocol (``docs/protocol.md``, "MultiBench")."""
+    """The MultiBench study. Defaults are the protocol (``docs/protocol.md``, "MultiBench").
+
+    Checked when read: every range, ``dataset`` a known name (another name only with data
+    given from Python), ``modalities`` among the dataset's, ``n_train`` within the dataset where
+    its size is known (avdigits, AVMNIST), ``device`` a name torch knows.
+    """
 
     not_hashed: ClassVar[frozenset[str]] = frozenset({"data", "device"})
 
@@ -73,6 +90,40 @@ class MultiBenchStudySpec(StudySpec):
     memory_gb: float = Field(2.0, gt=0, description="Activation memory of one population.")
     device: str = Field("auto", description="cpu, cuda or auto (CUDA when present).")
 
+    @model_validator(mode="after")
+    def _consistent(self) -> MultiBenchStudySpec:
+        known = KNOWN_MODALITIES.get(self.dataset)
+        if known is not None and self.modalities is not None:
+            unknown = [m for m in self.modalities if m not in known]
+            if unknown:
+                raise ValueError(
+                    f"modalities {unknown} are not modalities of {self.dataset}; it has "
+                    f"{', '.join(known)}"
+                )
+        size = "full" if self.dataset == "avmnist" else self.size
+        available = KNOWN_TRAIN.get((self.dataset, size))
+        if available is not None and self.n_train is not None and self.n_train > available:
+            raise ValueError(
+                f"n_train = {self.n_train} is more than the {available} training samples of "
+                f"{self.dataset}{' (size ' + size + ')' if self.dataset == 'avdigits' else ''}; "
+                f"use n_train <= {available}, or n_train: null for all of them"
+            )
+        return self
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        check_device_name(v)
+        return v
+
+    def known_totals(self) -> dict[str, int]:
+        """Jobs per phase where the dataset's modalities are known from its name."""
+        modalities = self.modalities or KNOWN_MODALITIES.get(self.dataset)
+        if not modalities:
+            return {}
+        m = len(modalities)
+        return {"train": m * len(self.depths), "align": m * (m - 1)}
+
     @model_validator(mode="before")
     @classmethod
     def _epochs(cls, data: Any) -> Any:
@@ -84,8 +135,10 @@ class MultiBenchStudySpec(StudySpec):
     @field_validator("depths", "seeds")
     @classmethod
     def _ints(cls, v: list[int], info) -> list[int]:
-        if not v or (info.field_name == "depths" and min(v) < 1):
-            raise ValueError(f"{info.field_name} must be a non-empty list (depths >= 1), got {v}")
+        if not v:
+            raise ValueError(f"{info.field_name} must be a non-empty list, got {v}")
+        if info.field_name == "depths" and min(v) < 1:
+            raise ValueError(f"depths must be >= 1 (blocks per transformer), got {v}")
         return sorted(set(v))
 
     @field_validator("lrs", "wds")
@@ -93,7 +146,8 @@ class MultiBenchStudySpec(StudySpec):
     def _grid(cls, v: list[float], info) -> list[float]:
         floor = 0.0 if info.field_name == "lrs" else -1.0
         if not v or any(x <= floor for x in v) or (floor < 0 and min(v) < 0):
-            raise ValueError(f"{info.field_name} must be non-empty, lrs > 0 and wds >= 0; got {v}")
+            rule = "values > 0" if info.field_name == "lrs" else "values >= 0"
+            raise ValueError(f"{info.field_name} must be a non-empty list of {rule}, got {v}")
         return v
 
     @field_validator("modalities")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from alignlab._device import check_device_name
 from alignlab.experiments.spec import StudySpec
 
 
@@ -93,3 +94,18 @@ class VLStudySpec(StudySpec):
         if len(set(v)) != len(v):
             raise ValueError(f"model names must be distinct; got {v}")
         return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        check_device_name(v)
+        return v
+
+    @model_validator(mode="after")
+    def _enough_pairs(self) -> VLStudySpec:
+        if self.max_pairs is not None and self.k >= self.max_pairs:
+            raise ValueError(
+                f"k = {self.k} must be smaller than max_pairs = {self.max_pairs}: mutual kNN "
+                f"needs more pairs than neighbours; lower k or raise max_pairs (or null: all)"
+            )
+        return self
