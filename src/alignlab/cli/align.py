@@ -49,11 +49,15 @@ def _print_alignment_heatmap(result, max_cells: int = 10) -> None:
 
 def align(
     a: Path = typer.Argument(
-        ..., help="Model A features: .npy/.npz/.safetensors, (n, d) or (n, layers, d)."
+        ...,
+        help="Model A features: .npy/.npz/.safetensors, (n, d) or (n, layers, d), or a "
+        "directory of per-layer .npy files (memory-mapped: files may exceed memory).",
     ),
     b: Path = typer.Argument(..., help="Model B features, the same n samples in the same order."),
     metric: str = typer.Option(
-        "mutual_knn", help="cka, rbf_cka, unbiased_cka, mutual_knn, cknna, svcca."
+        "mutual_knn",
+        help="cka, rbf_cka, unbiased_cka, mutual_knn, cknna, svcca; several separated by commas "
+        "(e.g. mutual_knn,cka) share one Gram matrix per layer.",
     ),
     k: int | None = typer.Option(None, help="Neighbours for mutual_knn and cknna (default 10)."),
     kernel: str | None = typer.Option(None, help="cka / unbiased_cka kernel: linear or rbf."),
@@ -68,6 +72,11 @@ def align(
     seed: int = typer.Option(0, help="Seed of the shuffled pairings."),
     float64: bool = typer.Option(False, "--float64", help="Compute in float64 (default float32)."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    memory_budget: str | None = typer.Option(
+        None,
+        help="Memory the engine may use besides the features, e.g. 2GB (default: half of the "
+        "free memory); beyond it CKA, unbiased CKA, mutual kNN and CKNNA stream over samples.",
+    ),
     out: Path | None = typer.Option(None, help="Write the full score matrix here as JSON."),
 ) -> None:
     """Score every layer pair of two models' features; print the best pair and a heatmap."""
@@ -75,21 +84,34 @@ def align(
         import torch
 
         from alignlab.features_io import load_layers
-        from alignlab.metrics import align_layers, get_metric
+        from alignlab.metrics import align_layers_multi, get_metric
 
         out = out_path(out)
         if out is not None and not out.parent.is_dir():
             raise ValueError(f"--out: directory {out.parent} does not exist; create it first.")
-        info = get_metric(metric)
+        names = [m.strip() for m in metric.split(",") if m.strip()]
         given = {"k": k, "kernel": kernel, "sigma_multiple": sigma_multiple}
         given["keep_variance"] = keep_variance
-        params = {name: v for name, v in given.items() if v is not None}
-        if "k" in info.params and k is None:
-            params["k"] = 10
-        result = align_layers(
-            load_layers(a),
-            load_layers(b),
-            metric,
+        specs = {}
+        for name in names:
+            info = get_metric(name)
+            params = {p: v for p, v in given.items() if v is not None and p in info.params}
+            if "k" in info.params and k is None:
+                params["k"] = 10
+            specs[name] = params
+        unused = sorted(p for p, v in given.items() if v is not None and not any(
+            p in get_metric(m).params for m in specs))  # fmt: skip
+        if len(specs) == 1 and unused:  # one metric: its own error for a foreign option
+            specs[names[0]].update({p: given[p] for p in unused})
+        elif unused:
+            raise ValueError(
+                f"--{unused[0].replace('_', '-')} applies to none of the metrics "
+                f"{', '.join(specs)}."
+            )
+        results = align_layers_multi(
+            load_layers(a, mmap=True),
+            load_layers(b, mmap=True),
+            specs,
             normalize=normalize,
             clamp_q=clamp_q,
             clamp_scope=clamp_scope,
@@ -99,19 +121,23 @@ def align(
             seed=seed,
             dtype=torch.float64 if float64 else torch.float32,
             device=device,
-            **params,
+            memory_budget=memory_budget,
         )
-        i, j = result.best_pair
-        shape = f"{len(result.labels_a)} x {len(result.labels_b)} layer pairs"
-        console.print(
-            f"{metric} {result.params}: best {result.best:.4f} at layer {result.labels_a[i]} of "
-            f"A and layer {result.labels_b[j]} of B ({shape}, n = {result.n_samples})",
-            markup=False,
-            highlight=False,
-        )
-        _print_alignment_heatmap(result)
+        for name, result in results.items():
+            i, j = result.best_pair
+            shape = f"{len(result.labels_a)} x {len(result.labels_b)} layer pairs"
+            console.print(
+                f"{name} {result.params}: best {result.best:.4f} at layer {result.labels_a[i]} "
+                f"of A and layer {result.labels_b[j]} of B ({shape}, n = {result.n_samples})",
+                markup=False,
+                highlight=False,
+            )
+            _print_alignment_heatmap(result)
         if out is not None:
-            write_json_atomic(out, {"a": str(a), "b": str(b), **result.to_dict()})
+            if len(results) == 1:
+                payload = {"a": str(a), "b": str(b), **next(iter(results.values())).to_dict()}
+            else:
+                payload = {"a": str(a), "b": str(b)}
+                payload["metrics"] = {m: r.to_dict() for m, r in results.items()}
+            write_json_atomic(out, payload)
             console.print(f"wrote {out}")
-
-
