@@ -10,10 +10,10 @@ TINY_SYNTHETIC = {
     "depths2": [1],
     "align_depths1": [1],
     "lrs": [0.01],
-    "wds": [0.0],
+    "wds": [0.0, 0.01],
     "epochs1": 1,
     "epochs2": 1,
-    "seeds": [0],
+    "seeds": [0, 1],
     "n_samples": 2048,
     "n_align": 128,
     "null_permutations": 0,
@@ -23,5 +23,5 @@ TINY_SYNTHETIC = {
 
 @pytest.fixture
 def tiny_synthetic() -> dict:
-    """A synthetic spec of 2 train jobs and 1 align job (a few seconds on one core)."""
+    """A synthetic spec of 2 train jobs (4 members each) and 1 align job (seconds on one core)."""
     return {k: (list(v) if isinstance(v, list) else v) for k, v in TINY_SYNTHETIC.items()}

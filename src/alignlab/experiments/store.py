@@ -14,7 +14,7 @@ Every file is written to a temporary name in the same folder and renamed into pl
 or Ctrl-C leaves either the whole file or none of it. The job's Parquet file is renamed last, so a
 job whose rows exist also has its tensors.
 
-Crash safety, checked by ``tests/reliability/test_reliability_faults.py`` (which kills runs with
+Crash safety, checked by ``tests/reliability/test_faults.py`` (which kills runs with
 ``ALIGNLAB_FAULT``, see :func:`alignlab._io.fault_point`):
 
 - a run holds a lock on ``run.json`` while it works, so a second run of the same directory is
