@@ -128,3 +128,10 @@ def test_diagnostic_size_checks_models_interval_and_chance():
     assert run_size(diagnostic_result(24, 0.5, 0.9, 0.55, classes=2))[1][0].endswith(
         "near chance (0.550 against 0.500)"
     )
+
+
+def test_html_tables_scroll_inside_the_page_rather_than_overflow_it():
+    from alignlab.analysis.page import CSS
+
+    rule = CSS[CSS.index("table {") : CSS.index("}", CSS.index("table {"))]
+    assert "max-width: 100%" in rule and "overflow-x: auto" in rule and "display: block" in rule
