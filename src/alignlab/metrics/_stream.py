@@ -172,7 +172,8 @@ def _list_dots(lists_a, lists_b, perm: torch.Tensor | None, with_values: bool):
     again: ``(L1 + L2) n k`` writes and ``L1 n k`` row reads of L2 values."""
     (ia, va), (ib, vb) = lists_a, lists_b
     if perm is not None:
-        ib, vb = torch.argsort(perm)[ib[:, perm, :]], vb[:, perm, :]  # B relabelled (lb, n, k)
+        ib = torch.argsort(perm)[ib[:, perm, :]]  # B relabelled: (lb, n, k)
+        vb = vb[:, perm, :] if with_values else vb
     la, n, k = ia.shape
     lb, dev = ib.shape[0], ia.device
     dtype = va.dtype if with_values else torch.float32
