@@ -124,3 +124,21 @@ def test_budget_below_one_block_and_unstreamable_metric():
     with pytest.raises(ValueError, match=r"'rbf_cka' needs about .* no streaming path"):
         align_layers(A, B, "rbf_cka", memory_budget="1MB")
     align_layers(A, B, "svcca", memory_budget="1MB")  # no (n, n) matrix: fits any budget
+
+
+def test_grouped_top_equals_topk_values_and_neighbour_sets():
+    from alignlab.metrics.knn import _top
+
+    g = torch.Generator().manual_seed(2)
+    for n in (2048, 2100, 4096):
+        sim = torch.randn(64, n, generator=g)
+        sim[:3, :] = torch.round(sim[:3] * 2)  # rows full of ties
+        vals, idx = _top(sim, 11)
+        ref = sim.topk(11, dim=1)
+        assert torch.equal(vals, ref.values)
+        assert torch.equal(sim.gather(1, idx), vals)
+        x = torch.randint(0, 4, (n, 3), generator=g).float()  # duplicate samples
+        gram = x @ x.T
+        idx = _neighbour_lists(gram[:300].clone(), 10, 0)
+        rebuilt = torch.zeros((300, n), dtype=torch.bool).scatter_(1, idx, True)
+        assert torch.equal(rebuilt, _knn_mask_from_sim(gram, 10)[:300])

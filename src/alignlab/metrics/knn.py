@@ -50,6 +50,38 @@ def _knn_mask_from_sim(
     return mask
 
 
+GROUP = 16  # columns per group in :func:`_top`
+GROUPED_FROM = 2048  # row length from which :func:`_top` beats one ``topk`` per row
+
+
+def _top(sim: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``m`` largest values of each row of ``(b, n)`` and their columns, as ``topk`` (values
+    exact, descending), in about a third of its time on long rows.
+
+    Columns are dealt into ``c = n // GROUP`` groups (column ``j + t c`` into group ``j``); only
+    the ``m`` groups with the largest maxima (and the ``n - c GROUP`` last columns) can hold the
+    top ``m`` when the ``m``-th and ``(m+1)``-th group maxima differ: every other entry is below
+    ``m`` entries. Rows where they tie take ``topk`` of the whole row.
+    """
+    b, n = sim.shape
+    c = n // GROUP
+    if c <= m:
+        return sim.topk(m, dim=1)
+    maxima = sim[:, : c * GROUP].view(b, GROUP, c).amax(dim=1)  # (b, c)
+    top = maxima.topk(m + 1, dim=1)
+    cols = top.indices[:, :m, None] + c * torch.arange(GROUP, device=sim.device)  # (b, m, G)
+    cols = cols.reshape(b, -1)
+    if n > c * GROUP:
+        rest = torch.arange(c * GROUP, n, device=sim.device).expand(b, -1)
+        cols = torch.cat([cols, rest], dim=1)
+    vals, pos = sim.gather(1, cols).topk(m, dim=1)
+    idx = cols.gather(1, pos)
+    redo = (top.values[:, m - 1] == top.values[:, m]).nonzero()[:, 0]
+    if redo.numel():
+        vals[redo], idx[redo] = sim[redo].topk(m, dim=1)
+    return vals, idx
+
+
 def _neighbour_lists(sim: torch.Tensor, k: int, offset: int = 0) -> torch.Tensor:
     """``(b, n)`` similarities of samples ``offset, offset + 1, ...`` -> ``(b, k)`` int64: each
     row's k neighbours, the same sets as :func:`_knn_mask_from_sim` (order within a row
@@ -61,7 +93,8 @@ def _neighbour_lists(sim: torch.Tensor, k: int, offset: int = 0) -> torch.Tensor
     b = sim.shape[0]
     ar = torch.arange(b, device=sim.device)
     sim[ar, ar + offset] = float("-inf")
-    vals, idx = sim.topk(k + 1, dim=1) if k + 1 <= sim.shape[1] else sim.topk(k, dim=1)
+    m = min(k + 1, sim.shape[1])
+    vals, idx = _top(sim, m) if sim.shape[1] >= GROUPED_FROM else sim.topk(m, dim=1)
     out = idx[:, :k].clone()
     if vals.shape[1] > k:
         rows = (vals[:, k - 1] == vals[:, k]).nonzero()[:, 0]
