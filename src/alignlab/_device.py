@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-CHOICES = "auto, cpu, cuda, cuda:N or mps"
+CHOICES = "device must be cpu, cuda, cuda:N or auto (or mps)"
 
 
 def default_device() -> torch.device:
@@ -28,7 +28,7 @@ def check_device_name(device: str | torch.device | None) -> None:
     >>> check_device_name("gpu")
     Traceback (most recent call last):
     ...
-    ValueError: device 'gpu' is not a device name; use auto, cpu, cuda, cuda:N or mps
+    ValueError: device 'gpu' is not a device name: device must be cpu, cuda, cuda:N or auto (or mps)
     """
     if device is None or isinstance(device, torch.device) or device == "auto":
         return
@@ -37,9 +37,9 @@ def check_device_name(device: str | torch.device | None) -> None:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device {device!r} is not a device name; use {CHOICES}") from None
+        raise ValueError(f"device {device!r} is not a device name: {CHOICES}") from None
     if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device {device!r} is not supported by alignlab; use {CHOICES}")
+        raise ValueError(f"device {device!r} is not supported by alignlab: {CHOICES}")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
