@@ -135,3 +135,10 @@ def test_html_tables_scroll_inside_the_page_rather_than_overflow_it():
 
     rule = CSS[CSS.index("table {") : CSS.index("}", CSS.index("table {"))]
     assert "max-width: 100%" in rule and "overflow-x: auto" in rule and "display: block" in rule
+
+
+def test_multibench_caption_names_the_grid_and_no_paper_value_for_avdigits(tmp_path):
+    run = multibench_run(tmp_path / "quick", (1, 2, 3, 4), (2, 22), 0.12, 1.0, 0.2)
+    page = write_multibench_report(run).read_text()
+    assert "depths 1 to 4 x 2 seed(s), at the selected lr and wd" in page
+    assert "(no published value for this dataset)" in page and "and the paper&#x27;s" not in page

@@ -280,6 +280,23 @@ def _span(values: list[int]) -> str:
     return str(values[0]) if values[0] == values[-1] else f"{values[0]} to {values[-1]}"
 
 
+def _scatter_caption(alignments: pd.DataFrame | None, table: pd.DataFrame) -> str:
+    """The scatter's caption, naming the depths and seeds drawn and the paper's values only
+    where the dataset has published ones."""
+    grid = "depth x seed"
+    if alignments is not None and {"depth_b", "seed_b"} <= set(alignments.columns):
+        depths = sorted(int(d) for d in alignments["depth_b"].unique())
+        grid = (f"depths {depths[0]} to {depths[-1]} x {alignments['seed_b'].nunique()} "
+                "seed(s)")  # fmt: skip
+    published = "paper_value" in table.columns and table["paper_value"].notna().any()
+    paper = ", and the paper's value" if published else " (no published value for this dataset)"
+    return (
+        f"Each dot is one modality-b model ({grid}, at the selected lr and wd): its alignment "
+        "(max over layer pairs) with modality a's best model against its test score, coloured "
+        f"by depth. Titles: Pearson r with a 95% bootstrap interval{paper}."
+    )
+
+
 def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the report of a MultiBench run and return the path of its ``index.html``.
 
@@ -310,9 +327,7 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
         (
             "mb_alignment_vs_performance",
             "Alignment vs performance (Table 1's points)",
-            "Each dot is one modality-b model (depth x seed at the selected lr and wd): its "
-            "alignment (max over layer pairs) with modality a's best model against its test score, "
-            "coloured by depth. Titles: Pearson r with a 95% bootstrap interval, and the paper's.",
+            _scatter_caption(alignments, table),
             lambda: fig_alignment_vs_performance(
                 alignments if alignments is not None else empty, table
             ),
