@@ -46,17 +46,39 @@ class TrainJob:
     modality: int
     dphi: int | None  # None for modality 1, which is not transformed
     depth: int
+    arms: tuple[tuple[float, float], ...] | None = None  # (lr, wd) trained; None: the whole grid
+    epochs: int | None = None  # None: the spec's epochs1 or epochs2
+    rung: int | None = None  # successive halving: which rung (0 first); None: the exact rule
     phase: str = "train"
 
     @property
     def label(self) -> str:
         cell = "" if self.dphi is None else f" D_phi={self.dphi}"
-        return f"train U={self.u}{cell} {MODALITIES[self.modality - 1]} depth {self.depth}"
+        rung = "" if self.rung is None else f" rung {self.rung + 1}"
+        return f"train U={self.u}{cell} {MODALITIES[self.modality - 1]} depth {self.depth}{rung}"
+
+    @property
+    def n_epochs(self) -> int:
+        """Epochs this job trains."""
+        if self.epochs is not None:
+            return self.epochs
+        return self.spec["epochs1"] if self.modality == 1 else self.spec["epochs2"]
+
+    @property
+    def settings(self) -> list[tuple[float, float]]:
+        """The (lr, wd) settings trained, in grid order."""
+        if self.arms is not None:
+            return [tuple(a) for a in self.arms]
+        return [(lr, wd) for lr in self.spec["lrs"] for wd in self.spec["wds"]]
 
     @property
     def key(self) -> str:
         s = self.spec
-        epochs = s["epochs1"] if self.modality == 1 else s["epochs2"]
+        extra = {}  # only where set, so the exact rule's keys stay those of earlier runs
+        if self.arms is not None:
+            extra["arms"] = [list(a) for a in self.arms]
+        if s.get("patience") is not None:
+            extra["patience"] = s["patience"]
         return stable_hash(
             {
                 "phase": self.phase,
@@ -65,8 +87,9 @@ class TrainJob:
                 "dphi": self.dphi,
                 "transform": s["transform"] if self.modality == 2 else None,
                 "depth": self.depth,
-                "epochs": epochs,
+                "epochs": self.n_epochs,
                 **{k: s[k] for k in _TRAINING_FIELDS},
+                **extra,
             }
         )
 
@@ -152,14 +175,15 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
     spec = SyntheticStudySpec.model_validate(job.spec)
     data = study_dataset(job.spec, job.u, job.dphi)
     train, val, test = (data.split(s).modality(job.modality)[0] for s in ("train", "val", "test"))
-    grid = member_grid(spec)
+    grid = [(seed, lr, wd) for seed in spec.seeds for lr, wd in job.settings]  # seed-major
     seeds = [derive_seed(s, job.modality, job.depth) for s, _, _ in grid]
     model = PopulationMLP(len(grid), N_FEATURES, WIDTH, job.depth, data.n_classes, seeds=seeds)
     config = TrainConfig(
-        epochs=spec.epochs1 if job.modality == 1 else spec.epochs2,
+        epochs=job.n_epochs,
         batch_size=spec.batch_size,
         grad_clip=spec.grad_clip,
         shared_batch_order=False,
+        early_stopping_patience=spec.patience,
     )
     result = train_population(
         model,
@@ -178,6 +202,7 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
         "dphi": job.dphi,
         "modality": MODALITIES[job.modality - 1],
         "depth": job.depth,
+        **({} if job.rung is None else {"rung": job.rung}),
     }
     rows = member_rows(job.key, grid, result, test_scores, config.epochs, context)
     return rows, result.checkpoint()

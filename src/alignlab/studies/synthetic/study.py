@@ -8,6 +8,7 @@ and metric); columns in ``docs/tables.md``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pandas as pd
@@ -17,6 +18,7 @@ from alignlab.experiments.runner import RunContext
 from alignlab.experiments.spec import stable_hash
 from alignlab.experiments.store import RunStore
 from alignlab.studies.synthetic.jobs import (
+    MODALITIES,
     AlignJob,
     TrainJob,
     expand_train_jobs,
@@ -34,11 +36,14 @@ def prepare(spec: SyntheticStudySpec) -> Prepared:
 
 
 def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[str, pd.DataFrame]:
-    train_jobs = expand_train_jobs(spec)
-    ctx.run_phase("train", train_jobs, run_train_job, "train populations")
-    models = ctx.rows("train", [j.key for j in train_jobs])
-    models["dphi"] = models["dphi"].astype("Int64")
-    models["selected"] = select_hyperparameters(models, spec.selection)
+    if spec.selection_rule == "halving":
+        train_jobs, models = _train_halving(ctx, spec)
+    else:
+        train_jobs = expand_train_jobs(spec)
+        ctx.run_phase("train", train_jobs, run_train_job, "train populations")
+        models = ctx.rows("train", [j.key for j in train_jobs])
+        models["dphi"] = models["dphi"].astype("Int64")
+        models["selected"] = select_hyperparameters(models, spec.selection)
     ctx.write_table("models", models)
 
     align_jobs = _align_jobs(spec, train_jobs, models)
@@ -50,6 +55,112 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
     keys = ctx.run_phase("align", loaded, run_align_job, "align encoders")
     alignments = ctx.write_table("alignments", ctx.rows("align", keys))
     return {"models": models, "alignments": alignments}
+
+
+def rung_epochs(epochs: int, rungs: int) -> list[int]:
+    """Epoch budgets of successive halving: ``epochs / 2^(rungs-1), ..., epochs / 2, epochs``,
+    rounded up, at least 1, without repeats.
+
+    >>> rung_epochs(300, 5), rung_epochs(12, 5)
+    ([19, 38, 75, 150, 300], [1, 2, 3, 6, 12])
+    """
+    budgets = [max(1, math.ceil(epochs / 2 ** (rungs - 1 - i))) for i in range(rungs)]
+    return sorted(set(budgets))
+
+
+def _train_halving(
+    ctx: RunContext, spec: SyntheticStudySpec
+) -> tuple[list[TrainJob], pd.DataFrame]:
+    """Successive halving over the (lr, wd) grid, one run of rungs per (U, modality).
+
+    At each rung every surviving setting of a (U, modality) is trained, from the start, for the
+    rung's epochs at every D_phi, depth and seed; the better half by the protocol's selection
+    rule (mean validation accuracy over all of them) survives. The settings still alive at the
+    last rung are trained for the full epochs and the protocol's rule selects among them. Each
+    member's row is the one of the last rung it reached (``rung``, ``epochs`` say which).
+    Returns the last rung's jobs (the selected weights are theirs) and the models table.
+    """
+    from alignlab.experiments.selection import halving_survivors
+
+    by = (
+        ["u", "modality"]
+        if spec.selection == "per_modality"
+        else ["u", "modality", "dphi", "depth"]
+    )
+    grid = [(lr, wd) for lr in spec.lrs for wd in spec.wds]
+    budgets = {
+        m: rung_epochs(e, spec.halving_rungs) for m, e in ((1, spec.epochs1), (2, spec.epochs2))
+    }
+    n_rungs = max(len(b) for b in budgets.values())
+    alive: dict[tuple, list[tuple[float, float]]] = {}
+    final: dict[tuple, TrainJob] = {}  # (u, modality, dphi, depth) -> its last rung's job
+    frames = []
+    for rung in range(n_rungs):
+        jobs = []
+        for job in expand_train_jobs(spec):
+            b = budgets[job.modality]
+            if rung >= len(b):
+                continue  # this modality's budgets are done (few epochs)
+            group = _group(job, spec.selection)
+            arms = tuple(alive.get(group, grid))
+            jobs.append(replace(job, arms=arms, epochs=b[rung], rung=rung))
+        if not jobs:
+            break
+        ctx.run_phase("train", jobs, run_train_job, f"train populations (rung {rung + 1})")
+        rows = ctx.rows("train", [j.key for j in jobs])
+        last = [j for j in jobs if j.rung == len(budgets[j.modality]) - 1]
+        for j in last:
+            final[(j.u, j.modality, j.dphi, j.depth)] = j
+        survivors = halving_survivors(_with_groups(rows), by)
+        frames.append((rows, survivors, {j.key for j in last}))
+        for group, arms in survivors.items():
+            alive[_norm(group)] = arms
+    models = _halving_table(frames, spec.selection)
+    return list(final.values()), models
+
+
+def _group(job: TrainJob, selection: str) -> tuple:
+    modality = MODALITIES[job.modality - 1]
+    if selection == "per_modality":
+        return (job.u, modality)
+    return (job.u, modality, job.dphi, job.depth)
+
+
+def _norm(group: tuple) -> tuple:
+    return tuple(None if pd.isna(v) else v for v in group)
+
+
+def _with_groups(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    rows["dphi"] = rows["dphi"].astype("Int64")
+    return rows
+
+
+def _halving_table(frames: list, selection: str) -> pd.DataFrame:
+    """Each member's row from the last rung it reached; ``selected`` among the last rung's."""
+    kept = []
+    for i, (rows, survivors, last_keys) in enumerate(frames):
+        rows = _with_groups(rows)
+        done = rows["job"].isin(last_keys)
+        if i + 1 < len(frames):  # members that go on are reported by a later rung
+            goes_on = [
+                (lr, wd) in set(survivors.get(_norm(g), []))
+                for g, lr, wd in zip(_keys(rows, selection), rows["lr"], rows["wd"], strict=True)
+            ]
+            rows = rows[done | ~pd.Series(goes_on, index=rows.index)]
+        kept.append(rows)
+    models = pd.concat(kept, ignore_index=True)
+    models["dphi"] = models["dphi"].astype("Int64")
+    last = models["job"].isin(set().union(*(k for _, _, k in frames)))
+    selected = pd.Series(False, index=models.index)
+    selected[last] = select_hyperparameters(models[last], selection)
+    models["selected"] = selected.astype(bool)
+    return models
+
+
+def _keys(rows: pd.DataFrame, selection: str) -> list[tuple]:
+    cols = ["u", "modality"] if selection == "per_modality" else ["u", "modality", "dphi", "depth"]
+    return [_norm(tuple(v)) for v in rows[cols].itertuples(index=False)]
 
 
 def _align_jobs(
@@ -80,6 +191,7 @@ def _sources(jobs: list[TrainJob]) -> dict:
 
 def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFrame]) -> AlignJob:
     """``job`` with its sources' selected weights; ``rows_of`` maps train job key -> rows."""
+
     def picked(source: TrainJob) -> dict:
         return selected_models(rows_of[source.key], store.job_tensors("train", source.key))
 
@@ -92,7 +204,7 @@ def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFram
 
 def totals(spec: SyntheticStudySpec, store: RunStore) -> dict[str, int | None]:
     return {
-        "train": len(expand_train_jobs(spec)),
+        "train": len(expand_train_jobs(spec)) if spec.selection_rule == "exact" else None,
         "align": len(spec.uniqueness) * len(spec.dphi),
     }
 
