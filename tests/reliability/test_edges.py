@@ -173,3 +173,30 @@ def test_only_alignlab_temporary_files_are_removed(tmp_path):
         p.write_text("x")
     assert sorted(remove_temporary(tmp_path)) == sorted(ours)
     assert all(p.exists() for p in theirs) and not any(p.exists() for p in ours)
+
+
+# -- an existing Dask scheduler: TLS from Dask's own configuration --------------------------------
+def test_dask_config_tls_settings_reach_the_scheduler_as_tls(tmp_path):
+    pytest.importorskip("distributed")
+    import dask
+
+    from alignlab.experiments import _dask
+
+    (tmp_path / "ca.pem").write_text("x")
+    (tmp_path / "client.pem").write_text("x")
+    settings = {
+        "distributed.comm.require-encryption": True,
+        "distributed.comm.tls.ca-file": str(tmp_path / "ca.pem"),
+        "distributed.comm.tls.client.cert": str(tmp_path / "client.pem"),
+    }
+    with dask.config.set(settings):
+        security = _dask.dask_config_security()
+        assert security.tls_ca_file == str(tmp_path / "ca.pem") and security.require_encryption
+        assert _dask.scheduler_address("sched:8786", security) == "tls://sched:8786"
+        with pytest.raises(ValueError, match="requires TLS"):
+            _dask.scheduler_address("tcp://sched:8786", security)
+    with dask.config.set({"distributed.comm.tls.client.cert": str(tmp_path / "gone.pem")}):
+        with pytest.raises(FileNotFoundError, match=r"distributed.comm.tls.client.cert names"):
+            _dask.dask_config_security()
+    with dask.config.set({"distributed.comm.require-encryption": False}):
+        assert _dask.dask_config_security() is None  # plain tcp://, as Dask itself would

@@ -5,7 +5,9 @@ Security (see :mod:`alignlab.experiments.executors` and ``docs/executors.md``): 
 always speaks TLS with a temporary self-signed certificate made for the run, held in memory and
 never written to disk, so a local process without it cannot connect. An existing scheduler is
 reached with ``ExecutorConfig.security``: a YAML or JSON file, a mapping, or a
-``distributed.Security``; without one, Dask's own configuration applies.
+``distributed.Security``; without one, the TLS settings of Dask's own configuration
+(``distributed.comm.tls.*``, :func:`dask_config_security`) apply, and an address without a
+protocol becomes ``tls://`` when they require encryption.
 """
 
 from __future__ import annotations
@@ -106,6 +108,42 @@ def load_security(source: Any):
         )
     flat.setdefault("require_encryption", True)
     return distributed.Security(**flat)
+
+
+#: Dask configuration keys of a client's TLS settings (``distributed.comm.tls.*``), as read by
+#: ``distributed.Security()``: from ``~/.config/dask/*.yaml`` or ``DASK_DISTRIBUTED__COMM__...``.
+DASK_TLS_KEYS = {
+    "tls_ca_file": "distributed.comm.tls.ca-file",
+    "tls_client_cert": "distributed.comm.tls.client.cert",
+    "tls_client_key": "distributed.comm.tls.client.key",
+}
+
+
+def dask_config_security():
+    """The TLS settings in Dask's own configuration as a ``distributed.Security``, or None when
+    it names none (then a ``tcp://`` scheduler is reached without encryption).
+
+    This is how ``alignlab run --executor dask --scheduler ...`` reaches a TLS scheduler: put
+    ``distributed.comm.tls.ca-file``, ``distributed.comm.tls.client.cert`` / ``.key`` (and
+    ``distributed.comm.require-encryption: true``) in a Dask config file or ``DASK_*``
+    variables. A file named there that does not exist is a one-line error naming the key.
+    """
+    import dask
+
+    distributed = _distributed()
+    for key in DASK_TLS_KEYS.values():
+        file = dask.config.get(key, None)
+        pem = isinstance(file, str) and "-----BEGIN" in file  # Dask takes PEM text too
+        if file and not pem and not Path(str(file)).expanduser().is_file():
+            raise FileNotFoundError(
+                f"Dask configuration {key} names {file}, which is not a file; fix it in your "
+                "Dask config (~/.config/dask/*.yaml or DASK_DISTRIBUTED__COMM__TLS__... variables)"
+            )
+    security = distributed.Security()  # reads distributed.comm.tls.* and require-encryption
+    named = security.require_encryption or any(
+        getattr(security, attr, None) for attr in DASK_TLS_KEYS
+    )
+    return security if named else None
 
 
 def _read_mapping(path: Path) -> Mapping:
@@ -283,7 +321,8 @@ def open_dask(config, log: Callable[[str], None]) -> DaskBackend:
     """Connect to ``config.scheduler``, or start a secured local cluster for the run."""
     distributed = _distributed()
     if config.scheduler:
-        security = load_security(config.security)
+        given = config.security is not None
+        security = load_security(config.security) if given else dask_config_security()
         address = scheduler_address(config.scheduler, security)
         try:
             client = distributed.Client(

@@ -46,9 +46,10 @@ Security
         tls_client_key: client.key
 
     or Dask's own form (``distributed: comm: tls: {ca-file, client: {cert, key}}``). With a
-    security configuration an address without a protocol becomes ``tls://``. Without one, Dask's
-    configuration (``~/.config/dask/*.yaml``, ``DASK_*`` variables) applies. See
-    ``docs/executors.md``.
+    security configuration an address without a protocol becomes ``tls://``. Without one, the
+    TLS settings of Dask's configuration (``distributed.comm.tls.*`` in ``~/.config/dask/*.yaml``
+    or ``DASK_DISTRIBUTED__COMM__TLS__*`` variables) apply, the same way: this is how the command
+    line reaches a TLS scheduler. See ``docs/executors.md``.
 """
 
 from __future__ import annotations
