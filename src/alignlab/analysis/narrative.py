@@ -7,6 +7,8 @@ and carries its numbers, so it stays true whichever way the data goes.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from alignlab.analysis import figure_data as fd
@@ -135,6 +137,45 @@ RELATIONS = (
 )  # fmt: skip
 
 
+def run_size_sentence(frame: pd.DataFrame) -> str:
+    """Whether the run's grid can support its trends: a trend over ``k`` levels is a rank
+    correlation of ``k`` maxima, and a perfect ranking of ``k`` points in one direction arises
+    by chance with probability ``1 / k!``; claims need that at or below 0.05 (``k >= 4``), and
+    a median over D_phi needs 3 or more D_phi values for its interval to mean anything.
+
+    >>> f = pd.DataFrame({"u": [0, 4, 8], "dphi": [1, 1, 1], "depth_b": [1, 1, 1],
+    ...                   "seed_b": [0, 0, 0]})
+    >>> print(run_size_sentence(f))  # doctest: +NORMALIZE_WHITESPACE
+    Run size: 3 uniqueness levels x 1 D_phi x 1 D_enc x 1 seed(s). Too small to support its
+    trends: a trend over U rests on 3 maxima, and a perfect ranking of 3 points arises by
+    chance 1 time in 6; over D_phi, no trend (1 level); the medians over D_phi rest on 1
+    value. Read them as indicative only.
+    """
+    n_u, n_d = frame[t.U].nunique(), frame[t.DPHI].nunique()
+    head = (
+        f"Run size: {n_u} uniqueness levels x {n_d} D_phi x {frame[t.DEPTH2].nunique()} D_enc "
+        f"x {frame[t.SEED2].nunique()} seed(s)."
+    )
+    weak = []
+    for name, k in (("U", n_u), ("D_phi", n_d)):
+        if k < 2:
+            weak.append(f"over {name}, no trend ({k} level)")
+        elif k < 4:
+            weak.append(
+                f"a trend over {name} rests on {k} maxima, and a perfect ranking of {k} points "
+                f"arises by chance 1 time in {math.factorial(k)}"
+            )
+    if n_d < 3:
+        weak.append(f"the medians over D_phi rest on {n_d} value{'s' if n_d > 1 else ''}")
+    if not weak:
+        return (
+            f"{head} Large enough for its trends: each rests on 4 or more levels (a perfect "
+            "ranking by chance at most 1 time in 24) and the medians on 3 or more D_phi."
+        )
+    return f"{head} Too small to support its trends: {'; '.join(weak)}. Read them as " \
+        "indicative only."
+
+
 def findings(
     points: fd.Points,
     maxima: pd.DataFrame,
@@ -153,6 +194,7 @@ def findings(
         + f"; D_enc = {', '.join(map(str, sorted(f[t.DEPTH2].unique())))}; "
         + f"{f[t.SEED2].nunique()} seed(s)."
     ]
+    out.append(run_size_sentence(f))
     absent = sorted(set(spec_uniqueness or []) - set(us))
     if absent:
         out.append(f"The spec lists U = {', '.join(map(str, absent))} but the results have none.")

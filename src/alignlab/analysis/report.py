@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from alignlab.analysis import chance as ch
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
 from alignlab.analysis.figures import RenderedFigure, render_figures
@@ -90,6 +91,7 @@ def _page(
     figures: list[RenderedFigure],
     notes: list[str],
     n_boot: int,
+    chance_table: pd.DataFrame | None = None,
 ) -> str:
     title = f"alignlab report: {run.run_dir.name}"
     what = f"{points.metric}, modality-1 depth {points.depth1}" if points else "no data"
@@ -110,6 +112,15 @@ def _page(
         )
     else:
         parts.append('<p class="skipped">No summary: the alignments cannot be read.</p>')
+    if chance_table is not None:
+        parts.append("<h2>Chance per uniqueness level</h2>")
+        parts.append(_table_html(_chance_display(chance_table), "chance"))
+        parts.append(
+            '<p class="muted">Pairs: encoder pairs of the level; above: pairs whose score beats '
+            "the permutation null of its maximum over layer pairs (add-one p &lt;= "
+            f"{ch.ALPHA:g}); binomial p: the chance of that many or more if no pair were "
+            "aligned; chance level: the median mean of the null maximum.</p>"
+        )
     parts += _figures_section_html(figures, notes)
     if run.models is not None:
         try:
@@ -175,7 +186,7 @@ def write_report(
     run = t.load_run(run_dir)
     out = Path(out_dir).expanduser() if out_dir else run.run_dir / "report"
     notes = list(run.notes)
-    points = summary = correlations = None
+    points = summary = correlations = chance_table = None
     sentences: list[str] = []
     skip_all = None
     try:
@@ -191,16 +202,34 @@ def write_report(
         maxima = fd.max_alignment(points)
         summary = summary_by_u(points, correlations, n_boot=n_boot)
         sentences = findings(points, maxima, summary, n_boot, _spec_uniqueness(run.spec_text))
-        tables = {"summary": _flat(summary), "maxima": maxima, "correlations": correlations}
+        said, chance_table = ch.chance_findings(run.alignments, points, maxima, n_boot)
+        sentences += said
+        tables = {"summary": _flat(summary), "maxima": maxima, "correlations": correlations,
+                  "chance": chance_table}  # fmt: skip
         for name, frame in tables.items():
             if frame is not None:
                 _atomic_write(out / "tables" / f"{name}.csv", frame.to_csv(index=False).encode())
     figures = render_figures(points, correlations, method, skip_all)
     _write_figure_files(out, figures)
-    page = _page(run, points, summary, sentences, figures, notes, n_boot)
+    page = _page(run, points, summary, sentences, figures, notes, n_boot, chance_table)
     index = out / "index.html"
     _atomic_write(index, page.encode())
     return index
+
+
+def _chance_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "U": table[t.U],
+            "pairs": table["pairs"],
+            "above chance": table["above"],
+            "binomial p": table["binomial_p"].map(lambda v: f"{v:.2g}"),
+            "above chance overall": table["above_chance"].map({True: "yes", False: "no"}),
+            "median score": table["median_score"].map(lambda v: f"{v:.3f}"),
+            "chance level": table["median_chance"].map(lambda v: f"{v:.3f}"),
+            "median calibrated": table["median_calibrated"].map(lambda v: f"{v:+.3f}"),
+        }
+    )
 
 
 def _spec_uniqueness(spec_text: str | None) -> list[int] | None:
