@@ -124,6 +124,10 @@ def ws(tmp_path_factory) -> Path:
         (d / name / "run.json").write_bytes(data)
     (d / "claim_dir").mkdir()
     (d / "claim_dir" / "run.json").mkdir()
+    from alignlab.experiments import ExecutorConfig, run_study
+    from alignlab.studies.synthetic import SyntheticStudySpec
+
+    run_study(SyntheticStudySpec(**TINY_SYNTHETIC), d / "done", ExecutorConfig(workers=1))
     return root
 
 
@@ -206,6 +210,7 @@ CASES = [
     ("cross", "mb-avdigits-ci-n-train",
      _set(["run", "multibench", "{out}/run", "--dataset", "avdigits", "--size", "ci",
            "--data", "{in}/afile"], "n_train=5000"), ["n_train", "5000", "1000"]),  # fmt: skip
+    ("cross", "mb-size-without-avdigits", [*MB, "--size", "ci"], ["size", "avdigits"]),
     # -- spec files and --set ------------------------------------------------------------------
     ("spec-file", "config-missing", ["run", "synthetic", "{out}/run", "--config", "{in}/no.yaml"],
      ["{in}/no.yaml", "does not exist"]),  # fmt: skip
@@ -331,6 +336,14 @@ CASES = [
      "{in}/adir"], ["{in}/adir", "folder"]),  # fmt: skip
     ("write", "data-out-unwritable", ["data", "synthetic", "--n-samples", "256", "--out",
      f"{RO}/x.json"], [RO]),  # fmt: skip
+    ("write", "report-out-is-file", ["report", "{in}/done", "--out", "{in}/afile"],
+     ["{in}/afile"]),  # fmt: skip
+    ("write", "report-out-unwritable", ["report", "{in}/done", "--out", f"{RO}/report"], [RO]),
+    ("write", "vl-cache-dir-is-file", _set([*VL, "--cache-dir", "{in}/afile"], "k=2"),
+     ["{in}/afile", "file"]),  # fmt: skip
+    ("read", "vl-model-not-in-cache", _set(VL, "k=2"), ["'v'"]),
+    ("read", "resume-other-spec", _set([*SYN[:2], "{in}/done", *SYN[3:]], "epochs2=3"),
+     ["{in}/done", "different spec"]),  # fmt: skip
     # -- devices -------------------------------------------------------------------------------
     ("device", "vl-no-cuda", [*VL, "--device", "cuda"], ["cuda", "CUDA"]),
     ("device", "vl-unknown-device", [*VL, "--device", "tpu"], ["tpu", "cpu"]),

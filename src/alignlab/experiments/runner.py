@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from alignlab._device import resolve_device
-from alignlab._io import atomic_write_text
+from alignlab._io import atomic_write_text, check_writable
 from alignlab.experiments.environment import RunRecord
 from alignlab.experiments.executors import Executor, ExecutorConfig, open_executor
 from alignlab.experiments.registry import Prepared, get_study
@@ -126,12 +126,15 @@ def run_study(
     """
     study = get_study(spec.study)
     executor = executor or ExecutorConfig()
+    store = RunStore(run_dir)
+    store.claim()  # a damaged claim or a file in the way: one line before any work
     if isinstance(getattr(spec, "device", None), str):
         resolve_device(spec.device)  # one line for a device this machine lacks, before any work
+    if isinstance(getattr(spec, "cache_dir", None), str):
+        check_writable(spec.cache_dir, "folder")  # a cache written late in the run
     prepared = study.prepare(spec, **options)
     if on_prepared is not None:
         on_prepared(prepared)
-    store = RunStore(run_dir)
     top = first_missing(store.root)
     resumed = store.open_for(
         study.name,

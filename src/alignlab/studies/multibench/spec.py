@@ -100,6 +100,11 @@ class MultiBenchStudySpec(StudySpec):
                     f"modalities {unknown} are not modalities of {self.dataset}; it has "
                     f"{', '.join(known)}"
                 )
+        if self.size != "full" and self.dataset != "avdigits":
+            raise ValueError(
+                f"size {self.size!r} is for the avdigits dataset only, not {self.dataset}; "
+                "remove it, or use --dataset avdigits"
+            )
         size = "full" if self.dataset == "avmnist" else self.size
         available = KNOWN_TRAIN.get((self.dataset, size))
         if available is not None and self.n_train is not None and self.n_train > available:
