@@ -160,3 +160,12 @@ def test_status_knows_the_multibench_totals_from_the_dataset_name():
     spec = MultiBenchStudySpec(dataset="mosi", modalities=["text", "audio"], depths=[3])
     assert spec.known_totals() == {"train": 2, "align": 2}
     assert MultiBenchStudySpec(dataset="custom").known_totals() == {}
+
+
+def test_a_refused_directory_is_left_exactly_as_it_was(tmp_path):
+    (tmp_path / "plan.json").write_text("the user's own plan")
+    (tmp_path / "jobs").mkdir()
+    with pytest.raises(FileExistsError, match="not empty and holds no alignlab run"):
+        run_study(SPEC, tmp_path, ExecutorConfig(workers=1, quiet=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs", "plan.json"]
+    assert (tmp_path / "plan.json").read_text() == "the user's own plan"

@@ -136,13 +136,14 @@ def run_study(
     if on_prepared is not None:
         on_prepared(prepared)
     top = first_missing(store.root)
-    resumed = store.open_for(
-        study.name,
-        spec.model_dump(mode="json"),
-        spec.to_yaml(),
-        spec.fingerprint(prepared.data_key),
-    )
+    resumed: bool | None = None  # False once this run has claimed a new directory
     try:
+        resumed = store.open_for(
+            study.name,
+            spec.model_dump(mode="json"),
+            spec.to_yaml(),
+            spec.fingerprint(prepared.data_key),
+        )
         extra = {"study": study.name, "executor": executor.kind, "workers": executor.workers}
         with open_executor(executor) as pool:
             for job in store.drop_damaged_jobs():
@@ -157,7 +158,7 @@ def run_study(
         atomic_write_text(store.root / PLAN, json.dumps(plan | {"tables": tables_rows}, indent=1))
         write_run_readme(store.root, study.name, tables)
     except BaseException:
-        if not resumed and not store.has_jobs():
+        if resumed is False and not store.has_jobs():
             store.discard(top)  # nothing was done: leave nothing, so the same command starts
         raise
     finally:
