@@ -200,3 +200,17 @@ def test_dask_config_tls_settings_reach_the_scheduler_as_tls(tmp_path):
             _dask.dask_config_security()
     with dask.config.set({"distributed.comm.require-encryption": False}):
         assert _dask.dask_config_security() is None  # plain tcp://, as Dask itself would
+
+
+def test_dataset_files_listed_in_state_json_stay_inside_the_folder(tmp_path):
+    import json
+
+    data = tmp_path / "saved"
+    data.mkdir()
+    (data / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../x.arrow"}]}))
+    with pytest.raises(ValueError, match=r"state.json data file: path '../x.arrow' points"):
+        load_image_text(data)
+    (data / "state.json").unlink()
+    (data / "dataset_dict.json").write_text(json.dumps({"splits": ["/etc"]}))
+    with pytest.raises(ValueError, match="dataset_dict.json split: path '/etc' is absolute"):
+        load_image_text(data, split="/etc")

@@ -15,10 +15,12 @@ In the tables, the ``image`` column holds the Hugging Face ``Image`` struct ``{b
 raw bytes, or a path; the ``text`` column holds a string or a list of strings (the Platonic
 Representation Hypothesis set stores several captions per image; ``caption_index`` picks one).
 An image that cannot be decoded is named and either fails the load or is left out with its
-caption (``on_bad_image="skip"``). An image path inside a data file must be relative and stay
-inside the data folder: ``../outside.png`` or ``/etc/x.png`` is refused with the entry named, so
-a data file cannot make alignlab read files elsewhere. A captions file that is not UTF-8, holds
-invalid JSON or is empty, and a Parquet or Arrow file that cannot be read, are named errors.
+caption (``on_bad_image="skip"``). A path inside a data file (an image in a captions file or a
+table, a data file in ``state.json``, a split in ``dataset_dict.json``) must be relative and
+stay inside the data folder: ``../outside.png`` or ``/etc/x.png`` is refused with the entry
+named, so a data file cannot make alignlab read files elsewhere. A captions file that is not
+UTF-8, holds invalid JSON or is empty, and a Parquet or Arrow file that cannot be read, are named
+errors.
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ def _items(root: Path, columns: tuple[str, str], caption_index: int, split: str 
         chosen = split or ("train" if "train" in splits or len(splits) != 1 else splits[0])
         if chosen not in splits:
             raise ValueError(f"{root}: no split {chosen!r}; it has {', '.join(splits)}")
-        return _items(root / chosen, columns, caption_index, None)
+        folder = inside(root, chosen, f"{root / 'dataset_dict.json'} split")
+        return _items(folder, columns, caption_index, None)
     arrows = _arrow_files(root)
     if arrows:
         return _table_items(_read_arrow(arrows, columns), root, columns, caption_index)
@@ -166,7 +169,7 @@ def _arrow_files(root: Path) -> list[Path]:
     state = root / "state.json"
     if state.is_file():
         files = json.loads(state.read_text()).get("_data_files", [])
-        return [root / f["filename"] for f in files]
+        return [inside(root, f["filename"], f"{state} data file") for f in files]
     return sorted(root.glob("data-*.arrow"))
 
 
@@ -261,18 +264,18 @@ def inside(root: Path, entry: str, where: str) -> Path:
     >>> inside(Path("/data"), "../secret.png", "row 1")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: row 1: image path '../secret.png' points outside the data folder /data; ...
+    ValueError: row 1: path '../secret.png' points outside the data folder /data; ...
     """
     text = str(entry).replace("\\", "/")
     if PurePosixPath(text).is_absolute() or Path(entry).is_absolute() or ":" in text[:3]:
         raise ValueError(
-            f"{where}: image path {entry!r} is absolute; paths in a data file must be relative "
+            f"{where}: path {entry!r} is absolute; paths in a data file must be relative "
             f"to its folder {root}"
         )
     norm = posixpath.normpath(text)
     if norm == ".." or norm.startswith("../"):
         raise ValueError(
-            f"{where}: image path {entry!r} points outside the data folder {root}; paths in a "
+            f"{where}: path {entry!r} points outside the data folder {root}; paths in a "
             "data file must stay inside its folder"
         )
     return root / norm
