@@ -223,6 +223,29 @@ class PopulationMLP(nn.Module):
         """
         return [f.transpose(1, 2).contiguous() for f in self.run(x, keep_features=True)[1]]
 
+    def take(self, index: Sequence[int]) -> PopulationMLP:
+        """A new population of members ``index`` (in that order) with their current parameters.
+
+        >>> pop = PopulationMLP(3, 12, 12, 2, 4, seeds=[0, 1, 2])
+        >>> sub = pop.take([2, 0])
+        >>> sub.seeds, bool((sub.flat == pop.flat[[2, 0]]).all())
+        ([2, 0], True)
+        """
+        index = [int(i) for i in index]
+        if not index or any(not 0 <= i < self.n_members for i in index):
+            raise ValueError(f"member indices must be in [0, {self.n_members}), got {index}")
+        pop = PopulationMLP(
+            len(index),
+            self.in_features,
+            self.width,
+            self.depth,
+            self.out_features,
+            seeds=[self.seeds[i] for i in index],
+        )
+        with torch.no_grad():
+            pop.flat.copy_(self.flat.detach()[index])
+        return pop.to(self.flat.device)
+
     def member_as_sequential(self, p: int) -> nn.Sequential:
         """A plain ``nn.Sequential`` copy of member ``p`` with its current parameters.
 

@@ -34,6 +34,28 @@ class MemberTracker:
         self.best_epoch = torch.full((n,), -1, dtype=torch.long, device=device)
         self.best_flat = flat.detach().clone()
 
+    FIELDS = (
+        "active",
+        "diverged",
+        "diverged_step",
+        "epochs_run",
+        "best_score",
+        "best_epoch",
+        "best_flat",
+    )
+
+    def take(self, index: Tensor) -> MemberTracker:
+        """A tracker of members ``index`` (int64 (k,)) only, copied: for a compacted population."""
+        new = MemberTracker.__new__(MemberTracker)
+        for name in self.FIELDS:
+            setattr(new, name, getattr(self, name)[index].clone())
+        return new
+
+    def put(self, into: MemberTracker, index: Tensor) -> None:
+        """Write this tracker's members into rows ``index`` of ``into`` (the whole population)."""
+        for name in self.FIELDS:
+            getattr(into, name)[index] = getattr(self, name)
+
     def start_epoch(self) -> None:
         self.epochs_run += self.active
 

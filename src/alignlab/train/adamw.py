@@ -102,6 +102,16 @@ class PopulationAdamW:
         # torch computes param + (value * exp_avg) / denom; keep that order
         self.param.addcdiv_(self.exp_avg * neg_step_size, denom)
 
+    def take(self, index: Tensor, param: Tensor) -> PopulationAdamW:
+        """The optimizer of members ``index`` (int64 (k,)) only, stepping ``param`` (k, n_params):
+        their learning rates, weight decays, moments and step count, copied."""
+        new = PopulationAdamW(param, self.lrs[index], self.wds[index], (self.beta1, self.beta2))
+        new.eps = self.eps
+        new.exp_avg = self.exp_avg[index].clone()
+        new.exp_avg_sq = self.exp_avg_sq[index].clone()
+        new.step_count = self.step_count
+        return new
+
     def state_dict(self) -> dict:
         """Optimizer state as a dict with explicit keys."""
         return {

@@ -63,6 +63,53 @@ def _batch_orders(n: int, generators: list[torch.Generator], device: torch.devic
     return torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
 
 
+COMPACT_SHARE = 0.75  # drop stopped members from the batched step once a quarter of them stopped
+
+
+class _Working:
+    """The members still training, as their own population: stopped and diverged members are
+    dropped (``compact``) so that they no longer cost a step; rows of ``ids`` in the whole."""
+
+    def __init__(self, model: PopulationMLP, opt: PopulationAdamW, ids: Tensor | None = None):
+        self.model, self.opt = model, opt
+        self.flat = model.flat.detach()  # (P_work, n_params), shares the parameters' storage
+        self.grad = torch.zeros_like(self.flat)  # (P_work, n_params), rewritten every step
+        n = model.n_members
+        self.ids = torch.arange(n, device=self.flat.device) if ids is None else ids
+        self.gens: list[torch.Generator] = []
+        self.track: MemberTracker
+
+    def spread(self, values: Tensor, n_members: int) -> Tensor:
+        """(P_work,) values as (P,) with NaN for members no longer trained."""
+        if len(self.ids) == n_members:
+            return values
+        out = torch.full((n_members,), float("nan"), device=values.device, dtype=values.dtype)
+        out[self.ids] = values
+        return out
+
+    def finish(self, model: PopulationMLP, full: MemberTracker) -> None:
+        """Write the working members' weights and records into the whole population."""
+        if self.model is model:
+            self.track.put(full, self.ids)
+            return
+        with torch.no_grad():
+            model.flat[self.ids] = self.flat
+        self.track.put(full, self.ids)
+
+    def compact(
+        self, model: PopulationMLP, full: MemberTracker, generators: list, shared: bool
+    ) -> _Working:
+        """The working population without its stopped members (who keep their records)."""
+        self.finish(model, full)
+        keep = self.track.active.nonzero().flatten()  # (k,) working indices
+        ids = self.ids[keep]
+        sub = model.take(ids.tolist())
+        work = _Working(sub, self.opt.take(keep, sub.flat.detach()), ids)
+        work.gens = generators if shared else [generators[i] for i in ids.tolist()]
+        work.track = self.track.take(keep)
+        return work
+
+
 def train_population(
     model: PopulationMLP,
     train: tuple[Tensor, Tensor],
@@ -129,49 +176,54 @@ def train_population(
     device = resolve_device(config.device)
     model.to(device)
     x_tr, y_tr, x_val, y_val = (t.to(device) for t in (x_tr, y_tr, x_val, y_val))
-    flat = model.flat.detach()  # (P, n_params), shares the parameters' storage
-    grad = torch.zeros_like(flat)  # (P, n_params), rewritten every step
-    opt = PopulationAdamW(flat, lrs_t.to(device), wds_t.to(device))
+    full = MemberTracker(model.flat.detach())  # every member's record
     generators = [torch.Generator().manual_seed(s) for s in data_seeds]
+    # the working population: every member at first, the ones still training after compaction
+    work = _Working(model, PopulationAdamW(model.flat.detach(), lrs_t.to(device), wds_t.to(device)))
+    work.gens, work.track = generators, MemberTracker(model.flat.detach())
 
     n, bs = x_tr.shape[0], config.batch_size
-    track = MemberTracker(flat)
     val_history, loss_history = [], []
     step = 0
 
     for epoch in range(config.epochs):
+        wmodel, track, flat, grad = work.model, work.track, work.flat, work.grad
         track.start_epoch()
-        order = _batch_orders(n, generators, device)  # (1, n) shared or (P, n)
+        order = _batch_orders(n, work.gens, device)  # (1, n) shared or (P_work, n)
         if config.shared_batch_order:  # one gather per epoch, then batches are slices
             x_ep, y_ep = x_tr[order[0]], y_tr[order[0]]  # (n, d), (n,)
-        loss_sum = torch.zeros(n_members, device=device)
+        loss_sum = torch.zeros(wmodel.n_members, device=device)
         for start in range(0, n, bs):
             if config.shared_batch_order:
                 xb, yb = x_ep[start : start + bs], y_ep[start : start + bs]  # (b, d), (b,)
             else:
-                idx = order[:, start : start + bs]  # (P, b)
-                xb, yb = x_tr[idx], y_tr[idx]  # (P, b, d), (P, b)
+                idx = order[:, start : start + bs]  # (P_work, b)
+                xb, yb = x_tr[idx], y_tr[idx]  # (P_work, b, d), (P_work, b)
             b = xb.shape[-2]
-            loss = loss_and_grad(model, xb, yb, config.task, grad)  # (P,), fills grad
+            loss = loss_and_grad(wmodel, xb, yb, config.task, grad)  # (P_work,), fills grad
             if config.grad_clip is not None:
                 norms = clip_grad_norm_per_member_(grad, config.grad_clip)
             else:
                 norms = torch.linalg.vector_norm(grad, dim=1)
             track.check_step(loss, norms, step)
             grad.masked_fill_(~track.active[:, None], 0.0)  # frozen: no update, no NaN moments
-            opt.step(grad, track.active)
+            work.opt.step(grad, track.active)
             loss_sum += loss * b
             step += 1
-        loss_history.append(loss_sum / n)
+        loss_history.append(work.spread(loss_sum / n, n_members))
 
         if config.eval_every_epoch or epoch == config.epochs - 1:
-            score = score_population(model, x_val, y_val, config.task)  # (P,)
-            val_history.append(score)
+            score = score_population(wmodel, x_val, y_val, config.task)  # (P_work,)
+            val_history.append(work.spread(score, n_members))
             track.record_validation(score, epoch, flat, config.early_stopping_patience)
         if progress is not None:
             progress(epoch + 1, config.epochs)
         if not bool(track.active.any()):
             break
+        if int(track.active.sum()) <= COMPACT_SHARE * wmodel.n_members:
+            work = work.compact(model, full, generators, config.shared_batch_order)
+    work.finish(model, full)
+    track = full
 
     best_model = copy.deepcopy(model)
     with torch.no_grad():
