@@ -169,3 +169,16 @@ def test_a_refused_directory_is_left_exactly_as_it_was(tmp_path):
         run_study(SPEC, tmp_path, ExecutorConfig(workers=1, quiet=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs", "plan.json"]
     assert (tmp_path / "plan.json").read_text() == "the user's own plan"
+
+
+def test_status_answers_from_the_run_directory_without_importing_the_study(finished):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; import alignlab.experiments.status as s; t = time.process_time(); "
+        f"st = s.run_status({str(finished)!r}); t = time.process_time() - t; "
+        "print(st.phases, st.finished, 'alignlab.studies' in sys.modules, t < 0.5)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split("\n")[0] == "{'train': (2, 2), 'align': (1, 1)} True False True"

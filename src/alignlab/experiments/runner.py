@@ -25,18 +25,7 @@ from alignlab.experiments.environment import RunRecord
 from alignlab.experiments.executors import Executor, ExecutorConfig, open_executor
 from alignlab.experiments.registry import Prepared, get_study
 from alignlab.experiments.spec import StudySpec
-from alignlab.experiments.store import RunStore, first_missing
-
-PLAN = "plan.json"  # phase -> number of jobs as each phase is planned; "tables": name -> rows
-
-
-def read_plan(root: Path) -> dict[str, Any]:
-    """``RUN_DIR/plan.json`` as a mapping ({} when missing or unreadable)."""
-    try:
-        plan = json.loads((Path(root) / PLAN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return plan if isinstance(plan, dict) else {}
+from alignlab.experiments.store import PLAN, RunStore, first_missing, read_plan
 
 
 @dataclass
@@ -150,6 +139,7 @@ def run_study(
                 pool.log(f"jobs/{job} could not be read (truncated?); it will be computed again")
             record = RunRecord(store.root, extra | prepared.environment)
             record.start()
+            _plan_start(store, study, spec)
             ctx = RunContext(store, executor, pool)
             tables = study.run(ctx, spec, prepared)
         seconds = record.finish(ctx.jobs_run)
@@ -164,6 +154,17 @@ def run_study(
     finally:
         store.release()
     return StudyOutcome(study.name, store.root, tables, ctx.jobs_run, seconds, prepared)
+
+
+def _plan_start(store: RunStore, study, spec: StudySpec) -> None:
+    """Record the study's phases and every total the spec tells, so that ``alignlab status``
+    answers from the run directory alone (without importing the study)."""
+    sources = (spec.known_totals(), study.totals(spec, store))
+    known = {k: v for source in sources for k, v in source.items() if isinstance(v, int)}
+    plan = read_plan(store.root)
+    new = plan | known | {"phases": list(study.phases)}
+    if new != plan:
+        atomic_write_text(store.root / PLAN, json.dumps(new, indent=1))
 
 
 def write_run_readme(root: Path, study: str, tables: dict[str, pd.DataFrame]) -> None:

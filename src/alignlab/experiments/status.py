@@ -2,7 +2,9 @@
 
 :func:`run_status` reads only small files (the claim, ``plan.json``, ``environment.json``), lists
 the job files, and reads the footer of each final table, so it answers in well under a second
-even while a run is working in the directory.
+even while a run is working in the directory. A run records its phases and their totals in
+``plan.json`` when it starts, so the study's code (and torch) is not even imported; only for a
+run directory without that record is the study asked.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignlab.experiments.environment import last_finished
-from alignlab.experiments.registry import get_study
-from alignlab.experiments.runner import read_plan
-from alignlab.experiments.store import RunStore
+from alignlab.experiments.store import RunStore, read_plan
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,22 @@ def run_status(run_dir: str | Path) -> RunStatus:
             f"{store.root} holds no alignlab run (no run.json); start one with "
             "`alignlab run synthetic RUN_DIR`"
         )
-    study = get_study(claim["study"])
-    spec = study.spec_type.model_validate(claim["spec"])
     plan = read_plan(store.root)
-    sources = (plan, spec.known_totals(), study.totals(spec, store))  # later ones win
-    totals = {k: v for source in sources for k, v in source.items() if isinstance(v, int)}
+    order = plan.get("phases")
+    if isinstance(order, list) and all(isinstance(p, str) for p in order):
+        name, totals = str(claim["study"]), plan
+    else:  # a run that did not record its phases: ask the study
+        from alignlab.experiments.registry import get_study
+
+        study = get_study(claim["study"])
+        spec = study.spec_type.model_validate(claim["spec"])
+        sources = (plan, spec.known_totals(), study.totals(spec, store))  # later ones win
+        totals = {k: v for source in sources for k, v in source.items() if isinstance(v, int)}
+        name, order = study.name, list(study.phases)
     phases = {}
-    for phase in study.phases:
+    for phase in order:
         total = totals.get(phase)
+        total = total if isinstance(total, int) else None
         done = len(store.done_keys(phase))
         phases[phase] = (done if total is None else min(done, total), total)
     running = store.in_use()
@@ -82,11 +90,11 @@ def run_status(run_dir: str | Path) -> RunStatus:
         step = f"a run is working in {root} now; ask again with `alignlab status {root}`"
     else:
         step = (
-            f"continue with `alignlab run {study.name} {root} --config {root / 'spec.yaml'}` "
+            f"continue with `alignlab run {name} {root} --config {root / 'spec.yaml'}` "
             "(or the command that started it): stored jobs are skipped"
         )
     return RunStatus(
-        study.name, claim["fingerprint"], phases, finished, tuple(problems), running, step
+        name, claim["fingerprint"], phases, finished, tuple(problems), running, step
     )
 
 

@@ -39,16 +39,28 @@ import shutil
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING, Any
 
 from alignlab import _io
 from alignlab.experiments.spec import STORE_FORMAT
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 TABLE_OF_PHASE = {"train": "models", "align": "alignments"}
 CLAIM = "run.json"
+#: ``phases`` (the study's phases in order), phase -> number of jobs (known from the spec at the
+#: start, or as each phase is planned) and ``tables`` (name -> rows, when the run finished).
+PLAN = "plan.json"
+
+
+def read_plan(root: str | Path) -> dict[str, Any]:
+    """``RUN_DIR/plan.json`` as a mapping ({} when missing or unreadable)."""
+    try:
+        plan = json.loads((Path(root) / PLAN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return plan if isinstance(plan, dict) else {}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -63,6 +75,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def frame_to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     """Serialise a DataFrame as Parquet bytes (pyarrow, no index)."""
+    # pandas and torch are imported where used, so that ``alignlab status`` stays light
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
@@ -263,6 +276,9 @@ class RunStore:
         self, phase: str, key: str, rows: list[dict[str, Any]], tensors: dict | None = None
     ) -> None:
         """Store one finished job: its tensors first, then its rows (the 'done' mark)."""
+        import pandas as pd
+        import torch
+
         if tensors is not None:
             buffer = io.BytesIO()
             torch.save(tensors, buffer)
@@ -271,15 +287,21 @@ class RunStore:
         atomic_write_bytes(self._job_path(phase, key, ".parquet"), frame_to_parquet_bytes(frame))
 
     def job_rows(self, phase: str, key: str) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self._job_path(phase, key, ".parquet"))
 
     def job_tensors(self, phase: str, key: str) -> dict:
+        import torch
+
         path = self._job_path(phase, key, ".pt")
         return torch.load(path, map_location="cpu", weights_only=True)
 
     # -- tables -----------------------------------------------------------------------------
     def assemble(self, phase: str, keys: Iterable[str]) -> pd.DataFrame:
         """Concatenate the rows of ``keys`` in order and write ``tables/<table>.parquet``."""
+        import pandas as pd
+
         frames = [self.job_rows(phase, k) for k in keys]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         path = self.root / "tables" / f"{TABLE_OF_PHASE[phase]}.parquet"
@@ -295,6 +317,8 @@ class RunStore:
         path = self.root / "tables" / f"{name}.parquet"
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: the run has not finished")
+        import pandas as pd
+
         return pd.read_parquet(path)
 
 
