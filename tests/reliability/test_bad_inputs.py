@@ -368,6 +368,30 @@ CASES = [
     ("option", "data-synthetic-r", ["data", "synthetic", "--r", "99"], ["99"]),
     ("option", "data-multibench-name", ["data", "multibench", "imdb", "{in}/adir"], ["imdb"]),
     ("option", "data-avdigits-images", ["data", "avdigits", "--images", "svhn"], ["svhn"]),
+    ("option", "data-avdigits-size", ["data", "avdigits", "--size", "huge"], ["huge"]),
+    ("option", "data-synthetic-samples", ["data", "synthetic", "--n-samples", "0"], ["n_samples"]),
+    ("option", "data-synthetic-set-yaml", ["data", "synthetic", "--set", "shared_bits=[1,"],
+     ["'[1,'", "YAML"]),  # fmt: skip
+    ("option", "data-synthetic-set-field", ["data", "synthetic", "--set", "bogus=1"], ["bogus"]),
+    ("option", "data-synthetic-transform", ["data", "synthetic", "--transform", "fft"], ["fft"]),
+    ("option", "align-k-zero", ["align", "{in}/good.npy", "{in}/good.npy", "--k", "0"], ["k"]),
+    ("option", "align-clamp-q", ["align", "{in}/good.npy", "{in}/good.npy", "--clamp-q", "2"],
+     ["clamp_q", "2"]),  # fmt: skip
+    ("option", "align-clamp-scope",
+     ["align", "{in}/good.npy", "{in}/good.npy", "--clamp-q", "0.9", "--clamp-scope", "all"],
+     ["all"]),  # fmt: skip
+    ("option", "align-null-mode",
+     ["align", "{in}/good.npy", "{in}/good.npy", "--null-permutations", "5", "--null-mode",
+      "ratio"], ["ratio"]),  # fmt: skip
+    ("option", "align-kernel", ["align", "{in}/good.npy", "{in}/good.npy", "--metric", "cka",
+     "--kernel", "poly"], ["poly"]),  # fmt: skip
+    ("option", "diag-task", [*DIAG, "--x1", "{in}/good.npy", *XY, "--task", "ranking"],
+     ["ranking"]),  # fmt: skip
+    ("option", "diag-cols-without-table", [*DIAG, "--x1", "{in}/good.npy", *XY, "--x1-cols",
+     "a"], ["--table"]),  # fmt: skip
+    ("option", "report-metric", ["report", "{in}/done", "--metric", "svcca"], ["svcca"]),
+    ("option", "report-depth", ["report", "{in}/done", "--depth1", "9"], ["9"]),
+    ("option", "vl-levels-range", [*VL, "--levels", "0,10,...,5"], ["0,10,...,5"]),
 ]
 XFAIL_UNTIL_LANDED: dict[str, str] = {}
 

@@ -29,6 +29,9 @@ def _format_errors() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = [
         EOFError, zipfile.BadZipFile, pickle.UnpicklingError, UnicodeDecodeError
     ]  # fmt: skip
+    import yaml
+
+    found.append(yaml.YAMLError)  # a --set value parsed by a command's own code
     try:
         from safetensors import SafetensorError
 
@@ -36,6 +39,12 @@ def _format_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - safetensors is a dependency
         pass
     return tuple(found)
+
+
+def _is_yaml_error(exc: BaseException) -> bool:
+    import yaml
+
+    return isinstance(exc, yaml.YAMLError)
 
 
 def _file_being_read(exc: BaseException) -> Path | None:
@@ -65,8 +74,23 @@ def _unreadable(exc: BaseException, path: Path) -> str:
     )
 
 
+def _yaml_problem(exc: BaseException) -> str:
+    """A YAML error as one line naming the text that failed and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    text = getattr(mark, "buffer", None)
+    where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+    shown = "" if not text else f"{text.rstrip(chr(0))!r} "
+    return (
+        f"the value {shown}is not valid YAML ({problem}{where}); write numbers as 5 or 1e-3, "
+        "lists as [0, 1], text in quotes when it holds ':' or '#'"
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     """The error as one line; an OSError names its path(s) and says what is wrong in words."""
+    if _is_yaml_error(exc):
+        return _yaml_problem(exc)
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the file as UTF-8"
     message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
@@ -149,7 +173,7 @@ def user_errors() -> Iterator[None]:
         if path is not None and str(path) not in str(exc):
             line = _unreadable(exc, path)
         elif isinstance(exc, _format_errors()) and not isinstance(exc, USER_ERRORS):
-            if path is None:  # not a file the user gave: a bug
+            if path is None and not _is_yaml_error(exc):  # not a file the user gave: a bug
                 _show_bug()
             line = _one_line(exc)
         else:

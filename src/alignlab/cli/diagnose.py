@@ -57,6 +57,12 @@ def _diagnostic_arrays(x1, x2, y, table, x1_cols, x2_cols, y_col):
         if None in (x1_cols, x2_cols, y_col):
             raise ValueError("--table needs --x1-cols, --x2-cols and --y-col")
         return (*load_table(table, x1_cols, x2_cols, y_col), ("x1", "x2"))
+    options = (("--x1-cols", x1_cols), ("--x2-cols", x2_cols), ("--y-col", y_col))
+    given = [option for option, value in options if value]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} name columns of a --table; give --table too, or drop them"
+        )
     if not all(arrays_given):
         raise ValueError("give --x1, --x2 and --y (.npy files), or --table with its columns")
     names = (x1.stem, x2.stem) if x1.stem != x2.stem else ("x1", "x2")
