@@ -55,6 +55,7 @@ MAX_PREPARED = 1 << 26  # prepared (n, n) values per align_layers call: 256 MB o
 # the verdict correlates), raw_m (max over layer pairs), null_m (mean of the null of that
 # maximum) and p_m (add-one permutation p-value)
 ALIGNMENT_COLUMNS = ("align", "raw", "null", "p")
+TEST_PARTS = 16  # random parts of the test split each member is also scored on
 
 
 class DiagnosticSettings(BaseModel):
@@ -179,6 +180,15 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
             data_seed=derive_seeds(s.seeds + 1, s.seed, m, depth)[-1],
         )
         test = pop.evaluate(*t["test"]).tolist()
+        # every member scored on TEST_PARTS random parts of the test split, for the test that
+        # the members differ beyond test-set noise (result.performance_noise)
+        order = np.random.default_rng(derive_seeds(1, s.seed, "parts")[0]).permutation(
+            len(t["test"][1])
+        )
+        parts = np.array_split(order, min(TEST_PARTS, len(order)))
+        by_part = torch.stack(
+            [pop.evaluate(t["test"][0][i], t["test"][1][i]) for i in map(torch.from_numpy, parts)]
+        ).T.tolist()  # (P, parts)
         for p, (j, lr, wd) in enumerate(grid):
             val = float(pop.best_val_score[p])
             rows.append(
@@ -192,6 +202,7 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
                     member=p,
                     val_score=val,
                     test_score=test[p],
+                    test_parts=by_part[p],
                     diverged=bool(np.isnan(val)),
                 )
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import friedmanchisquare
 
 from alignlab.stats import Correlation, correlation
 from alignlab.studies.diagnostic.verdict import (
@@ -26,7 +27,7 @@ from alignlab.studies.diagnostic.verdict import (
     verdict,
 )
 
-NOISE_RATIO = 1.0  # models' score spread (std) below this many test-set standard errors: noise
+NOISE_LEVEL = 0.05  # level of the Friedman test that the models' scores differ
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ class DirectionResult:
         (and the reverse), else the first metric's.
     caveats : tuple of str
     performance_noise : dict
-        ``spread`` (std of the models' test scores), ``standard_error`` (of one score on the
-        test set), ``distinct`` (spread >= standard error) and ``samples_needed`` (about how
-        many samples in all would make the spread exceed the error; None when it does).
+        Whether the models' scores differ beyond test-set noise (``friedman_p``,
+        ``distinct``), ``samples_needed``, ``spread`` and ``standard_error``: see
+        :func:`performance_noise`.
     """
 
     name: str
@@ -173,45 +174,74 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def performance_noise(perf: np.ndarray, n_test: int, test_fraction: float) -> dict:
-    """Do the models' test scores (accuracies in [0, 1]) differ beyond test-set noise?
+def performance_noise(
+    parts: np.ndarray, perf: np.ndarray, n_test: int, test_fraction: float
+) -> dict:
+    """Do the models' test scores differ beyond test-set noise?
 
-    The standard error of one score is ``sqrt(p (1 - p) / n_test)`` at the mean score ``p``;
-    models that only differ by noise spread about that much or less (less when they err on the
-    same samples). ``samples_needed`` solves ``spread = sqrt(p (1 - p) / n)`` for ``n`` test
-    samples and divides by the test share.
+    Every model is also scored on the same random parts of the test set (``parts``: (models,
+    parts), NaN rows for diverged models). If the models only differed by which test samples
+    they happen to get right, their ranks within a part would be exchangeable: Friedman's test
+    (models as treatments, parts as blocks; ``friedman_p``) tells whether they are not, at the
+    level :data:`NOISE_LEVEL`. It uses the pairing (every model sees the same samples), so it
+    finds real differences far smaller than the standard error of one score.
 
-    >>> d = performance_noise(np.array([0.70, 0.71, 0.70, 0.71]), 200, 0.15)
-    >>> d["distinct"], round(d["standard_error"], 4), d["samples_needed"]
-    (False, 0.0322, 41595)
+    Also returned: ``spread`` (std of ``perf``, the full-test scores), ``standard_error`` (of
+    one score, ``sqrt(p (1 - p) / n_test)`` at the mean score ``p``) and, where the models do
+    not differ, ``samples_needed``: about how many samples in all (test share
+    ``test_fraction``) would bring one score's standard error down to today's spread.
+
+    >>> rng = np.random.default_rng(0)
+    >>> skill = np.linspace(0.6, 0.9, 8)[:, None]
+    >>> d = performance_noise(skill + rng.normal(0, 0.02, (8, 16)), skill[:, 0], 800, 0.15)
+    >>> d["distinct"], d["friedman_p"] < 1e-6
+    (True, True)
+    >>> d = performance_noise(0.7 + rng.normal(0, 0.02, (8, 16)), np.full(8, 0.7), 800, 0.15)
+    >>> d["distinct"]
+    False
     """
+    out: dict[str, Any] = dict.fromkeys(
+        ("spread", "standard_error", "friedman_p", "samples_needed")
+    )
+    out["distinct"] = True
     finite = perf[np.isfinite(perf)]
-    if finite.size < 2:
-        return {"spread": None, "standard_error": None, "distinct": True, "samples_needed": None}
-    p = float(np.clip(finite.mean(), 0, 1))
-    error = math.sqrt(p * (1 - p) / n_test)
-    spread = float(finite.std(ddof=1))
-    distinct = spread >= NOISE_RATIO * error
-    needed = None
-    if not distinct:
-        needed = None if spread == 0 else math.ceil(p * (1 - p) / spread**2 / test_fraction)
-    return {"spread": spread, "standard_error": error, "distinct": bool(distinct),
-            "samples_needed": needed}  # fmt: skip
+    if finite.size > 1:
+        p = float(np.clip(finite.mean(), 0, 1))
+        out["spread"] = float(finite.std(ddof=1))
+        out["standard_error"] = math.sqrt(p * (1 - p) / n_test)
+    rows = parts[np.isfinite(parts).all(axis=1)] if parts.ndim == 2 else parts[:0]
+    if len(rows) < 3 or rows.shape[1] < 2:
+        return out  # too few models or parts: the correlation says so, or there is no test
+    if np.ptp(rows) == 0:
+        p_value = 1.0
+    else:
+        p_value = float(friedmanchisquare(*rows).pvalue)
+    out.update(friedman_p=p_value, distinct=bool(p_value <= NOISE_LEVEL))
+    if not out["distinct"] and out["spread"]:
+        p = float(np.clip(finite.mean(), 0, 1))
+        out["samples_needed"] = math.ceil(p * (1 - p) / out["spread"] ** 2 / test_fraction)
+    return out
 
 
 def _noise_gate(noise: dict, n_models: int) -> tuple[str, str | None]:
     if noise["distinct"]:
         return "", None
     evidence = (
-        f"the {n_models} models' test scores spread {noise['spread']:.3f} (std), less than the "
-        f"test-set standard error of one score, {noise['standard_error']:.3f}"
+        f"the {n_models} models' scores on the same parts of the test set are not told apart "
+        f"(Friedman test p = {noise['friedman_p']:.2f})"
     )
+    if noise["spread"] is not None:
+        evidence += (
+            f"; their test scores spread {noise['spread']:.3f} (std) against a standard error of "
+            f"{noise['standard_error']:.3f} for one score"
+        )
     need = noise["samples_needed"]
     advice = (
         f"about {need:,} samples (with today's ladder) or a ladder whose models differ more "
         "(more depths, fewer epochs) would settle it"
         if need
-        else "the models score identically: a ladder whose models differ would settle it"
+        else "a ladder whose models differ more (more depths, fewer epochs) or many more test "
+        "samples would settle it"
     )
     return evidence, advice
 
@@ -225,7 +255,11 @@ def _direction(
     ref = models[(models.modality == 3 - a) & models.reference].iloc[0]
     perf, depth = ours.test_score.to_numpy(float), ours.depth.to_numpy(float)
     perf = np.where(ours.diverged, np.nan, perf)
-    noise = performance_noise(perf, n_test, s.test_fraction)
+    parts = np.full((len(ours), 0), np.nan)
+    if "test_parts" in ours and len(ours):
+        parts = np.array([np.asarray(v, float) for v in ours.test_parts])
+        parts[ours.diverged.to_numpy(bool)] = np.nan
+    noise = performance_noise(parts, perf, n_test, s.test_fraction)
     noise_evidence, noise_advice = _noise_gate(noise, int(np.isfinite(perf).sum()))
     results = []
     for metric in s.metrics:
