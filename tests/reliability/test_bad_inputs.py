@@ -391,6 +391,10 @@ CASES = [
      "a"], ["--table"]),  # fmt: skip
     ("option", "report-metric", ["report", "{in}/done", "--metric", "svcca"], ["svcca"]),
     ("option", "report-depth", ["report", "{in}/done", "--depth1", "9"], ["9"]),
+    ("option", "align-k-for-cka", ["align", "{in}/good.npy", "{in}/good.npy", "--metric", "cka",
+     "--k", "5"], ["cka", "k"]),  # fmt: skip
+    ("option", "align-keep-variance", ["align", "{in}/good.npy", "{in}/good.npy", "--metric",
+     "svcca", "--keep-variance", "2"], ["keep_variance"]),  # fmt: skip
     ("option", "vl-levels-range", [*VL, "--levels", "0,10,...,5"], ["0,10,...,5"]),
 ]
 XFAIL_UNTIL_LANDED: dict[str, str] = {}

@@ -94,10 +94,15 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the file as UTF-8"
     message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+    if isinstance(exc, OSError) and exc.strerror:
         names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
-        message = f"{names}: {exc.strerror.lower()}" + _os_hint(exc)
-    return " ".join(str(message).split())
+        message = f"{names + ': ' if names else ''}{exc.strerror.lower()}" + _os_hint(exc)
+    elif isinstance(exc, OSError) and str(message).strip().isdigit():  # OSError(17): "17"
+        message = os.strerror(int(message)).lower() + _os_hint(exc)
+    message = " ".join(str(message).split())
+    if not message or message.isdigit():  # never a bare "error: 2"
+        message = f"{type(exc).__name__}{': ' + message if message else ''}"
+    return message
 
 
 def _os_hint(exc: OSError) -> str:
