@@ -6,6 +6,7 @@ from alignlab.train.population import (
     PAPER_WDS,
     TrainConfig,
     hyperparameter_grid,
+    take_state,
     train_population,
 )
 from alignlab.train.result import MemberResult, PopulationResult, score_population
@@ -22,6 +23,7 @@ __all__ = [
     "clip_grad_norm_per_member_",
     "hyperparameter_grid",
     "score_population",
+    "take_state",
     "train_population",
     "train_sequence_population",
 ]

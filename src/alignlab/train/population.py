@@ -110,6 +110,58 @@ class _Working:
         return work
 
 
+def _restore(
+    resume: dict, model: PopulationMLP, opt: PopulationAdamW, generators: list, config
+) -> tuple[int, int]:
+    """Load ``resume`` into the model, optimizer and generators; (first epoch, step)."""
+    n = model.n_members
+    if resume["flat"].shape != model.flat.shape or len(resume["generators"]) != len(generators):
+        raise ValueError(
+            f"resume holds {resume['flat'].shape[0]} members of {resume['flat'].shape[1]} "
+            f"parameters and {len(resume['generators'])} batch orders; the population has {n} "
+            f"of {model.n_params} and {len(generators)}: pass take_state(state, index)"
+        )
+    if resume["epoch"] > config.epochs:
+        raise ValueError(f"resume is at epoch {resume['epoch']}, past epochs={config.epochs}")
+    with torch.no_grad():
+        model.flat.copy_(resume["flat"])
+    opt.exp_avg.copy_(resume["exp_avg"])
+    opt.exp_avg_sq.copy_(resume["exp_avg_sq"])
+    opt.step_count = int(resume["step"])
+    for g, st in zip(generators, resume["generators"], strict=True):
+        g.set_state(st)
+    return int(resume["epoch"]), int(resume["step"])
+
+
+def _state(model, work, full, generators, epoch: int, step: int, n: int) -> dict:
+    """Everything :func:`train_population` needs to go on from here (``resume``)."""
+    exp_avg = torch.zeros_like(model.flat.detach())
+    exp_avg_sq = torch.zeros_like(exp_avg)  # stopped members' moments are never read again
+    exp_avg[work.ids], exp_avg_sq[work.ids] = work.opt.exp_avg, work.opt.exp_avg_sq
+    return {
+        "flat": model.flat.detach().cpu().clone(),
+        "exp_avg": exp_avg.cpu(),
+        "exp_avg_sq": exp_avg_sq.cpu(),
+        "step": step,
+        "epoch": epoch,
+        "generators": [g.get_state() for g in generators],
+        "tracker": {name: getattr(full, name).cpu().clone() for name in MemberTracker.FIELDS},
+    }
+
+
+def take_state(state: dict, index: Sequence[int], shared_batch_order: bool = False) -> dict:
+    """The ``state`` of members ``index`` only (to resume a selection of a population)."""
+    idx = torch.as_tensor(list(index), dtype=torch.long)
+    gens = state["generators"] if shared_batch_order else [state["generators"][i] for i in idx]
+    return {
+        **{k: state[k][idx] for k in ("flat", "exp_avg", "exp_avg_sq")},
+        "step": state["step"],
+        "epoch": state["epoch"],
+        "generators": gens,
+        "tracker": {k: v[idx] for k, v in state["tracker"].items()},
+    }
+
+
 def train_population(
     model: PopulationMLP,
     train: tuple[Tensor, Tensor],
@@ -120,6 +172,7 @@ def train_population(
     *,
     data_seeds: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    resume: dict | None = None,
 ) -> PopulationResult:
     """Train every member of ``model`` on ``train`` and keep its best-validation epoch.
 
@@ -145,6 +198,11 @@ def train_population(
         the same batches.
     progress : callable(epochs_done, epochs_total), optional
         Called after every epoch, e.g. to advance a rich progress bar. Nothing prints otherwise.
+    resume : dict, optional
+        ``PopulationResult.state`` of an earlier call with the same members (or a selection of
+        them: :func:`take_state`): training goes on from its epoch up to ``config.epochs``
+        with its weights, optimizer moments, batch-order generators and best-so-far records,
+        so the members follow exactly the path of one uninterrupted call.
 
     Returns
     -------
@@ -176,17 +234,26 @@ def train_population(
     device = resolve_device(config.device)
     model.to(device)
     x_tr, y_tr, x_val, y_val = (t.to(device) for t in (x_tr, y_tr, x_val, y_val))
-    full = MemberTracker(model.flat.detach())  # every member's record
     generators = [torch.Generator().manual_seed(s) for s in data_seeds]
+    opt = PopulationAdamW(model.flat.detach(), lrs_t.to(device), wds_t.to(device))
+    first_epoch, step = 0, 0
+    if resume is not None:
+        first_epoch, step = _restore(resume, model, opt, generators, config)
+    full = MemberTracker(model.flat.detach())  # every member's record
+    if resume is not None:
+        for name in MemberTracker.FIELDS:
+            setattr(full, name, resume["tracker"][name].to(device).clone())
     # the working population: every member at first, the ones still training after compaction
-    work = _Working(model, PopulationAdamW(model.flat.detach(), lrs_t.to(device), wds_t.to(device)))
-    work.gens, work.track = generators, MemberTracker(model.flat.detach())
+    work = _Working(model, opt)
+    work.gens, work.track = generators, full.take(torch.arange(n_members, device=device))
 
     n, bs = x_tr.shape[0], config.batch_size
     val_history, loss_history = [], []
-    step = 0
+    epochs_done = first_epoch
 
-    for epoch in range(config.epochs):
+    for epoch in range(first_epoch, config.epochs):
+        if not bool(work.track.active.any()):
+            break
         wmodel, track, flat, grad = work.model, work.track, work.flat, work.grad
         track.start_epoch()
         order = _batch_orders(n, work.gens, device)  # (1, n) shared or (P_work, n)
@@ -216,6 +283,7 @@ def train_population(
             score = score_population(wmodel, x_val, y_val, config.task)  # (P_work,)
             val_history.append(work.spread(score, n_members))
             track.record_validation(score, epoch, flat, config.early_stopping_patience)
+        epochs_done = epoch + 1
         if progress is not None:
             progress(epoch + 1, config.epochs)
         if not bool(track.active.any()):
@@ -224,6 +292,7 @@ def train_population(
             work = work.compact(model, full, generators, config.shared_batch_order)
     work.finish(model, full)
     track = full
+    state = _state(model, work, full, generators, epochs_done, step, n_members)
 
     best_model = copy.deepcopy(model)
     with torch.no_grad():
@@ -235,11 +304,14 @@ def train_population(
         diverged=track.diverged.cpu(),
         diverged_step=track.diverged_step.cpu(),
         val_history=torch.stack(val_history).cpu() if val_history else torch.empty(0, n_members),
-        train_loss_history=torch.stack(loss_history).cpu(),
+        train_loss_history=(
+            torch.stack(loss_history).cpu() if loss_history else torch.empty(0, n_members)
+        ),
         best_model=best_model,
         lrs=lrs_t,
         wds=wds_t,
         seeds=list(model.seeds),
         data_seeds=data_seeds if not config.shared_batch_order else data_seeds * n_members,
         config=config,
+        state=state,
     )

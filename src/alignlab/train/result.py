@@ -109,6 +109,9 @@ class PopulationResult:
     data_seeds : list of int
         Batch-order seeds (all equal to the config's ``data_seed`` for a shared order).
     config : TrainConfig
+    state : dict or None
+        Where training stopped (last weights, optimizer moments, batch-order generators,
+        records): ``train_population(..., resume=state)`` goes on from there.
     """
 
     best_val_score: Tensor
@@ -124,6 +127,7 @@ class PopulationResult:
     seeds: list[int]
     data_seeds: list[int]
     config: TrainConfig
+    state: dict | None = None
 
     @property
     def n_members(self) -> int:
