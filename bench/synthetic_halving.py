@@ -71,22 +71,9 @@ def run_rule(spec: SyntheticStudySpec, root: Path) -> dict:
         "models": models,
         "wall": time.perf_counter() - wall,
         "cpu": cpu_seconds() - cpu,
-        "model_epochs": int(models["epochs"].sum()) + _earlier_rungs(models),
+        "model_epochs": int(models["epochs"].sum()),  # halving resumes: a row's epochs are all
         "load": (load, os.getloadavg()[0]),
     }
-
-
-def _earlier_rungs(models: pd.DataFrame) -> int:
-    """Epochs of the rungs a member trained before the one its row reports (halving trains
-    every rung from the start), 0 for the exact rule."""
-    if "rung" not in models.columns:
-        return 0
-    total = 0
-    for _, group in models.groupby("modality"):
-        budgets = sorted(group.groupby("rung")["epochs"].first().tolist())
-        for rung, n in group.groupby("rung").size().items():
-            total += n * sum(budgets[: int(rung)])
-    return total
 
 
 def compare(exact: pd.DataFrame, halving: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +102,9 @@ def compare(exact: pd.DataFrame, halving: pd.DataFrame) -> pd.DataFrame:
 
 
 def paper_model_epochs(rule: str) -> int:
-    """Model-epochs of the paper preset's sweep with ``rule`` (halving: every rung from the
-    start, settings ceil-halved per rung, as ``alignlab.studies.synthetic.study`` runs it)."""
+    """Model-epochs of the paper preset's sweep with ``rule`` (halving: the surviving settings,
+    ceil-halved per rung, go on from the previous rung, as ``alignlab.studies.synthetic.study``
+    runs it)."""
     n_settings = len(PAPER.lrs) * len(PAPER.wds)
     seeds, us = len(PAPER.seeds), len(PAPER.uniqueness)
     cells = {1: us * len(PAPER.depths1), 2: us * len(PAPER.dphi) * len(PAPER.depths2)}
@@ -125,10 +113,10 @@ def paper_model_epochs(rule: str) -> int:
         if rule == "exact":
             per_cell = n_settings * epochs
         else:
-            per_cell, alive = 0, n_settings
+            per_cell, alive, done = 0, n_settings, 0
             for budget in rung_epochs(epochs, PAPER.halving_rungs):
-                per_cell += alive * budget
-                alive = max(1, math.ceil(alive / 2))
+                per_cell += alive * (budget - done)
+                alive, done = max(1, math.ceil(alive / 2)), budget
         total += cells[modality] * seeds * per_cell
     return total
 

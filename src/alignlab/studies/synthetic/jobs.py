@@ -49,6 +49,8 @@ class TrainJob:
     arms: tuple[tuple[float, float], ...] | None = None  # (lr, wd) trained; None: the whole grid
     epochs: int | None = None  # None: the spec's epochs1 or epochs2
     rung: int | None = None  # successive halving: which rung (0 first); None: the exact rule
+    resume_key: str | None = None  # the earlier rung's job these members go on from
+    resume: dict | None = field(default=None, repr=False, compare=False)  # its state, selected
     phase: str = "train"
 
     @property
@@ -77,6 +79,8 @@ class TrainJob:
         extra = {}  # only where set, so the exact rule's keys stay those of earlier runs
         if self.arms is not None:
             extra["arms"] = [list(a) for a in self.arms]
+        if self.resume_key is not None:
+            extra["resume"] = self.resume_key
         if s.get("patience") is not None:
             extra["patience"] = s["patience"]
         return stable_hash(
@@ -193,6 +197,7 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
         wds=[wd for _, _, wd in grid],
         config=config,
         data_seeds=[s for s, _, _ in grid],
+        resume=job.resume,
     )
     test_scores = result.evaluate(test, data.test.y).tolist()
     context = {
@@ -205,7 +210,9 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
         **({} if job.rung is None else {"rung": job.rung}),
     }
     rows = member_rows(job.key, grid, result, test_scores, config.epochs, context)
-    return rows, result.checkpoint()
+    if job.rung is None:
+        return rows, result.checkpoint()
+    return rows, {**result.checkpoint(), "state": result.state}  # the next rung goes on from it
 
 
 # -- selection --------------------------------------------------------------------------------

@@ -73,12 +73,13 @@ def _train_halving(
 ) -> tuple[list[TrainJob], pd.DataFrame]:
     """Successive halving over the (lr, wd) grid, one run of rungs per (U, modality).
 
-    At each rung every surviving setting of a (U, modality) is trained, from the start, for the
+    At each rung every surviving setting of a (U, modality) goes on training, from where the
+    previous rung left it (weights, optimizer, batch order: the exact rule's path), up to the
     rung's epochs at every D_phi, depth and seed; the better half by the protocol's selection
     rule (mean validation accuracy over all of them) survives. The settings still alive at the
-    last rung are trained for the full epochs and the protocol's rule selects among them. Each
-    member's row is the one of the last rung it reached (``rung``, ``epochs`` say which).
-    Returns the last rung's jobs (the selected weights are theirs) and the models table.
+    last rung reach the full epochs and the protocol's rule selects among them. Each member's
+    row is the one of the last rung it reached (``rung``, ``epochs`` say which). Returns the
+    last rung's jobs (the selected weights are theirs) and the models table.
     """
     from alignlab.experiments.selection import halving_survivors
 
@@ -95,18 +96,26 @@ def _train_halving(
     alive: dict[tuple, list[tuple[float, float]]] = {}
     final: dict[tuple, TrainJob] = {}  # (u, modality, dphi, depth) -> its last rung's job
     frames = []
+    previous: dict[tuple, TrainJob] = {}  # cell -> its job at the previous rung
     for rung in range(n_rungs):
         jobs = []
         for job in expand_train_jobs(spec):
             b = budgets[job.modality]
             if rung >= len(b):
                 continue  # this modality's budgets are done (few epochs)
-            group = _group(job, spec.selection)
-            arms = tuple(alive.get(group, grid))
-            jobs.append(replace(job, arms=arms, epochs=b[rung], rung=rung))
+            cell = (job.u, job.modality, job.dphi, job.depth)
+            arms = tuple(alive.get(_group(job, spec.selection), grid))
+            before = previous.get(cell)
+            job = replace(job, arms=arms, epochs=b[rung], rung=rung)
+            if before is not None:
+                job = replace(job, resume_key=before.key)
+            jobs.append(job)
         if not jobs:
             break
+        done = ctx.store.done_keys("train")
+        jobs = [j if j.key in done else _with_state(ctx.store, j, previous, spec) for j in jobs]
         ctx.run_phase("train", jobs, run_train_job, f"train populations (rung {rung + 1})")
+        previous.update({(j.u, j.modality, j.dphi, j.depth): j for j in jobs})
         rows = ctx.rows("train", [j.key for j in jobs])
         last = [j for j in jobs if j.rung == len(budgets[j.modality]) - 1]
         for j in last:
@@ -117,6 +126,19 @@ def _train_halving(
             alive[_norm(group)] = arms
     models = _halving_table(frames, spec.selection)
     return list(final.values()), models
+
+
+def _with_state(store: RunStore, job: TrainJob, previous: dict, spec: SyntheticStudySpec):
+    """``job`` with the stored state of its surviving members at the previous rung."""
+    from alignlab.train import take_state
+
+    if job.resume_key is None:
+        return job
+    before = previous[(job.u, job.modality, job.dphi, job.depth)]
+    old = [(seed, lr, wd) for seed in spec.seeds for lr, wd in before.settings]
+    new = [(seed, lr, wd) for seed in spec.seeds for lr, wd in job.settings]
+    state = store.job_tensors("train", before.key)["state"]
+    return replace(job, resume=take_state(state, [old.index(m) for m in new]))
 
 
 def _group(job: TrainJob, selection: str) -> tuple:
