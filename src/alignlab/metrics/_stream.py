@@ -205,11 +205,11 @@ def _scatter(lists, n: int, dtype: torch.dtype, values: bool) -> torch.Tensor:
     return out.scatter_(2, idx, src)
 
 
-def _layer_rows(lay: _Layer, r0: int, r1: int, metrics, ks, need_values, out):
+def _layer_rows(lay: _Layer, r0: int, r1: int, metrics, ks, need_values, out, gbuf):
     """One layer's block: CKA-family rows ``{metric: (h, n)}`` (written into ``out[metric]``
     when given) and per k the neighbour lists ``(h, k)`` and CKNNA values ``(h, k)`` (None
-    unless asked), from one Gram block."""
-    g = lay.x[r0:r1] @ lay.x.T if ks else None  # (h, n): the shared Gram rows
+    unless asked), from one Gram block (computed into ``gbuf``, ``(r1 - r0, n)``)."""
+    g = torch.matmul(lay.x[r0:r1], lay.x.T, out=gbuf) if ks else None  # (h, n): shared Gram
     rows: dict[str, torch.Tensor] = {}
     if any(m in CKA_FAMILY for m in metrics):
         kc = _centred_rows(lay, g, r0, r1, None, out.get("cka"))
@@ -248,18 +248,21 @@ def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor,
         for k in ks for s, ln in (("a", la), ("b", lb))
     }  # fmt: skip
     side_p, relabel = _orient_perm(fa, fb, perms) if n_perm else ("a", perms)
-    done = 0
+    full = {m: (torch.empty((la, rows, n), dtype=dtype, device=dev),
+                torch.empty((lb, rows, n), dtype=dtype, device=dev)) for m in cka}  # fmt: skip
+    perm_buf = None
+    gbuf = torch.empty((rows, n), dtype=dtype, device=dev) if ks else None  # Gram rows, reused
+    done = 0  # the block buffers are allocated once: no second copy, no fresh pages per block
     while done < n:
         r1 = min(done + rows, n)
         r0 = r1 - rows  # the last block overlaps the one before: every block has `rows` rows
         fresh = done - r0  # rows r0:done were counted already
         h = r1 - done
-        stacks = {m: (torch.empty((la, h, n), dtype=dtype, device=dev),
-                      torch.empty((lb, h, n), dtype=dtype, device=dev)) for m in cka}  # fmt: skip
+        stacks = {m: (sa[:, :h], sb[:, :h]) for m, (sa, sb) in full.items()}  # (L, h, n) views
         for s, facts in (("a", fa), ("b", fb)):
             for li, lay in enumerate(facts):
                 slots = {m: st[s == "b"][li] for m, st in stacks.items()} if not fresh else {}
-                blk, lst = _layer_rows(lay, r0, r1, metrics, ks, values, slots)
+                blk, lst = _layer_rows(lay, r0, r1, metrics, ks, values, slots, gbuf)
                 for m, rows_m in blk.items():
                     if fresh:  # else written in place
                         stacks[m][s == "b"][li] = rows_m[fresh:]
@@ -275,10 +278,12 @@ def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor,
                 null_dots[m] = dense_null_dots(sa, sb, perms)
             elif n_perm:  # the narrower side's blocks again, relabelled, once per pairing
                 facts, fixed = (fa, sb) if side_p == "a" else (fb, sa)
+                if perm_buf is None:  # one buffer for the relabelled rows of every pairing
+                    perm_buf = torch.empty((len(facts), rows, n), dtype=dtype, device=dev)
                 for t in range(n_perm):
-                    perm_rows = torch.stack([_perm_rows(m, lay, r0, r1, relabel[t])[fresh:]
-                                             for lay in facts])  # fmt: skip
-                    pd = pair_dots(perm_rows, fixed)
+                    for li, lay in enumerate(facts):
+                        perm_buf[li, :h] = _perm_rows(m, lay, r0, r1, relabel[t])[fresh:]
+                    pd = pair_dots(perm_buf[:, :h], fixed)
                     null_dots[m][t] += pd if side_p == "a" else pd.T
         done = r1
     out = {}
