@@ -1,0 +1,184 @@
+"""Benchmark: one training step of a population against the arithmetic floor of its products.
+
+The synthetic sweep's population: P members (default 100: 20 (lr, wd) x 5 seeds) of depth 5,
+width 12, each with its own batch of 512 (``shared_batch_order=False``, as the study trains).
+With one torch thread, timed in the same process (best of ``--repeats``):
+
+- the member-step: a whole step of ``train_population``'s loop (batch gather, forward and
+  hand-written backward, per-member clip, AdamW), divided by P;
+- its parts: the gather, ``loss_and_grad``, the clip, the AdamW step;
+- the floor: only the batched products of one step, (P, 12, 12) @ (P, 12, 512) and the
+  others of the forward and backward pass, into preallocated outputs, divided by P.
+
+The section "Population step against its floor" of ``bench/RESULTS.md`` is rewritten with the
+numbers and the load average.
+
+    .venv/bin/python bench/synthetic_floor.py [--members 100] [--depth 5] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from alignlab.models import PopulationMLP
+from alignlab.train._step import loss_and_grad
+from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADING = "## Population step against its floor (bench/synthetic_floor.py)"
+N_TRAIN, WIDTH, N_FEATURES, N_CLASSES, BATCH = 45_875, 12, 12, 4, 512
+
+
+def best_of(fn, steps: int, repeats: int) -> float:
+    """Best mean seconds per call of ``fn`` over ``repeats`` runs of ``steps`` calls."""
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(N_TRAIN, N_FEATURES, generator=gen)
+    y = torch.randint(0, N_CLASSES, (N_TRAIN,), generator=gen)
+    model = PopulationMLP(members, N_FEATURES, WIDTH, depth, N_CLASSES, seeds=range(members))
+    flat = model.flat.detach()
+    grad = torch.zeros_like(flat)
+    opt = PopulationAdamW(flat, torch.full((members,), 1e-3), torch.zeros(members))
+    active = torch.ones(members, dtype=torch.bool)
+    idx = torch.stack([torch.randperm(N_TRAIN, generator=gen)[:BATCH] for _ in range(members)])
+    xb, yb = x[idx], y[idx]
+
+    def gather():
+        return x[idx], y[idx]
+
+    def fwd_bwd():
+        loss_and_grad(model, xb, yb, "classification", grad)
+
+    def clip():
+        clip_grad_norm_per_member_(grad, 8.0)
+
+    def adam():
+        opt.step(grad, active)
+
+    def whole():
+        xg, yg = x[idx], y[idx]
+        loss = loss_and_grad(model, xg, yg, "classification", grad)
+        norms = clip_grad_norm_per_member_(grad, 8.0)
+        active.copy_(torch.isfinite(loss) & torch.isfinite(norms))
+        grad.masked_fill_(~active[:, None], 0.0)
+        opt.step(grad, active)
+
+    products = floor_products(members, depth)
+    t = {
+        "whole": best_of(whole, steps, repeats),
+        "gather": best_of(gather, steps, repeats),
+        "loss_and_grad": best_of(fwd_bwd, steps, repeats),
+        "clip": best_of(clip, steps, repeats),
+        "adamw": best_of(adam, steps, repeats),
+        "floor": best_of(products, steps, repeats),
+    }
+    return {name: seconds / members for name, seconds in t.items()}
+
+
+def floor_products(p: int, depth: int):
+    """The batched products of one step, into preallocated outputs (no other work)."""
+    g = torch.Generator().manual_seed(1)
+    xt = torch.randn(p, N_FEATURES, BATCH, generator=g)  # the batch, feature-major
+    hidden = [torch.randn(p, WIDTH, WIDTH, generator=g) for _ in range(depth - 1)]
+    w0 = torch.randn(p, WIDTH, N_FEATURES, generator=g)
+    head = torch.randn(p, N_CLASSES, WIDTH, generator=g)
+    act = torch.randn(p, WIDTH, BATCH, generator=g)
+    act_t = act.transpose(1, 2).contiguous()  # (P, n, width)
+    x_n = xt.transpose(1, 2).contiguous()  # (P, n, features)
+    d_out = torch.randn(p, N_CLASSES, BATCH, generator=g)
+    z = torch.empty(p, WIDTH, BATCH)
+    out = torch.empty(p, N_CLASSES, BATCH)
+    gw = torch.empty(p, WIDTH, WIDTH)
+    gh = torch.empty(p, N_CLASSES, WIDTH)
+    back = torch.empty(p, WIDTH, BATCH)
+
+    def run():
+        torch.bmm(w0, xt, out=z)  # forward: input layer
+        for w in hidden:
+            torch.bmm(w, act, out=z)
+        torch.bmm(head, act, out=out)
+        torch.bmm(d_out, act_t, out=gh)  # backward: head weights, then its input
+        torch.bmm(head.transpose(1, 2), d_out, out=back)
+        for w in hidden:
+            torch.bmm(z, act_t, out=gw)
+            torch.bmm(w.transpose(1, 2), z, out=back)
+        torch.bmm(z, x_n, out=gw)  # input layer's weights
+
+    return run
+
+
+def report(r: dict, members: int, depth: int, load: tuple) -> str:
+    us = {k: v * 1e6 for k, v in r.items()}
+    date = datetime.date.today().isoformat()
+    parts = us["gather"] + us["loss_and_grad"] + us["clip"] + us["adamw"]
+    lines = [
+        HEADING,
+        "",
+        f"Run {date} on this machine (2 cores, shared), one torch thread, load average "
+        f"{load[0]:.1f} before / {load[1]:.1f} after. Population of {members} members of depth "
+        f"{depth}, width 12, each its own batch of 512 (the sweep's shape). Microseconds per "
+        "member-step, best of the repeats:",
+        "",
+        "| whole step | gather | loss_and_grad | clip | AdamW | parts summed "
+        "| floor (products only) | step / floor |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {us['whole']:.1f} | {us['gather']:.1f} | {us['loss_and_grad']:.1f} | "
+        f"{us['clip']:.1f} | {us['adamw']:.1f} | {parts:.1f} | {us['floor']:.1f} | "
+        f"{r['whole'] / r['floor']:.2f}x |",
+        "",
+        "The floor is the batched (P, 12, 12) @ (P, 12, 512) products of one step (forward, and "
+        "the weight and input gradients of the backward pass) into preallocated outputs; the "
+        "step adds the gather of each member's batch, the activations, the softmax, the bias "
+        "sums, the clip and AdamW, each a pass over memory.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of RESULTS.md (or append it); others are kept."""
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if HEADING in current:
+        head, rest = current.split(HEADING, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+        current = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    RESULTS.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100)
+    parser.add_argument("--depth", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    before = os.getloadavg()[0]
+    r = measure(args.members, args.depth, args.steps, args.repeats)
+    text = report(r, args.members, args.depth, (before, os.getloadavg()[0]))
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
