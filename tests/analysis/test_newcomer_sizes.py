@@ -116,18 +116,28 @@ def diagnostic_result(n_models, low, high, best, classes=10):
 def test_diagnostic_size_checks_models_interval_and_chance():
     from alignlab.analysis.diagnostic_report import run_size
 
-    facts, limits = run_size(diagnostic_result(6, -0.7, 0.9, 0.15))
+    facts, limits, caveats = run_size(diagnostic_result(6, -0.7, 0.9, 0.15))
     assert "2000 samples; alignment on 400 test samples." in facts
     assert any("[-0.70, 0.90]" in f and "chance 0.100" in f for f in facts)
     assert limits == [
-        "audio models vs the best image model: interval 1.60 wide (more than 0.5)",
         "audio models vs the best image model: models near chance (0.150 against 0.100)",
         "audio models vs the best image model: 6 models (fewer than 10)",
     ]
-    assert run_size(diagnostic_result(24, 0.5, 0.9, 0.8))[1] == []
+    assert caveats == ["audio models vs the best image model: interval 1.60 wide (more than 0.5)"]
+    assert run_size(diagnostic_result(24, 0.5, 0.9, 0.8))[1:] == ([], [])
     assert run_size(diagnostic_result(24, 0.5, 0.9, 0.55, classes=2))[1][0].endswith(
         "near chance (0.550 against 0.500)"
     )
+
+
+def test_enough_models_with_wide_intervals_is_uncertain_not_a_smoke_test(tmp_path):
+    run = multibench_run(tmp_path / "mid", range(1, 8), range(3), 0.5, 1.0, 0.05)
+    page = write_multibench_report(run).read_text()
+    size = size_section(page)
+    t1 = pd.read_parquet(run / "tables" / "table1.parquet")
+    width = (t1["high"] - t1["low"]).max()
+    assert width > MAX_WIDTH and "smoke test" not in page and 'id="uncertain"' in size
+    assert f"95% intervals up to {width:.2f} wide" in size and "<h2>Table 1</h2>" in page
 
 
 def test_html_tables_scroll_inside_the_page_rather_than_overflow_it():

@@ -131,14 +131,14 @@ def _direction_html(models: pd.DataFrame, d: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def run_size(r: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """What this diagnostic ran (sentences) and why it cannot support its verdicts (empty when
-    it can): at least :data:`MIN_MODELS` models per direction, the first metric's interval at
-    most :data:`MAX_WIDTH` wide, each direction's best model :data:`CHANCE_MARGIN` above chance
-    (classification: 1 / classes)."""
+def run_size(r: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """What this diagnostic ran (sentences), why it is too small for its verdicts (fewer than
+    :data:`MIN_MODELS` models per direction, a best model within :data:`CHANCE_MARGIN` of chance,
+    1 / classes) and caveats (the first metric's interval wider than :data:`MAX_WIDTH`)."""
     data = r["data"]
     facts = [f"{data['n_samples']} samples; alignment on {data['n_align']} test samples."]
-    limits = []
+    limits: list[str] = []
+    caveats: list[str] = []
     classes = r.get("classes") or []
     chance = 1.0 / len(classes) if r.get("task") == "classification" and classes else None
     for d in r["directions"]:
@@ -150,7 +150,7 @@ def run_size(r: dict[str, Any]) -> tuple[list[str], list[str]]:
             width = c["high"] - c["low"]
             text += f", {first['metric']} interval [{c['low']:.2f}, {c['high']:.2f}]"
             if width > MAX_WIDTH:
-                limits.append(f"{d['name']}: interval {width:.2f} wide (more than {MAX_WIDTH})")
+                caveats.append(f"{d['name']}: interval {width:.2f} wide (more than {MAX_WIDTH})")
         if best is not None and chance is not None:
             text += f", best model's test score {best:.3f} (chance {chance:.3f})"
             if best < chance + CHANCE_MARGIN:
@@ -158,7 +158,7 @@ def run_size(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         facts.append(text + ".")
         if d["n_models"] < MIN_MODELS:
             limits.append(f"{d['name']}: {d['n_models']} models (fewer than {MIN_MODELS})")
-    return facts, limits
+    return facts, limits, caveats
 
 
 def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
@@ -176,8 +176,8 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     parts.append(
         f'<p class="verdict {o["label"].replace(" ", "-")}">{html.escape(o["sentence"])}</p>'
     )
-    facts, limits = run_size(r)
-    parts.append(_size_html(facts, limits, "its verdicts"))
+    facts, limits, caveats = run_size(r)
+    parts.append(_size_html(facts, limits, "its verdicts", caveats))
     parts += [_direction_html(models, d) for d in r["directions"]]
     parts.append("<h2>How to read this</h2>")
     parts.append(

@@ -228,15 +228,17 @@ def chance_level(models: pd.DataFrame, dataset: str) -> float | None:
 
 def run_size(
     table: pd.DataFrame, models: pd.DataFrame | None, alignments: pd.DataFrame | None, spec: dict
-) -> tuple[list[str], list[str]]:
-    """What this run is (sentences) and why it cannot support Table 1 (empty when it can).
+) -> tuple[list[str], list[str], list[str]]:
+    """What this run is (sentences), why it is too small for Table 1 and caveats.
 
-    The checks: at least :data:`MIN_MODELS` models per correlation, no defined Pearson interval
-    wider than :data:`MAX_WIDTH`, every modality's selected models at least
-    :data:`CHANCE_MARGIN` above chance.
+    Too small: fewer than :data:`MIN_MODELS` models per correlation, or a modality's selected
+    models within :data:`CHANCE_MARGIN` of chance. Caveat: a Pearson interval wider than
+    :data:`MAX_WIDTH`.
     """
     dataset = ", ".join(dict.fromkeys(table["dataset"]))
-    facts, limits = [], []
+    facts: list[str] = []
+    limits: list[str] = []
+    caveats: list[str] = []
     ns = sorted(int(n) for n in table["n"])
     if models is not None and {"depth", "seed", "lr", "wd"} <= set(models.columns):
         hp = len(models[["lr", "wd"]].drop_duplicates())
@@ -260,7 +262,7 @@ def run_size(
         facts.append(f"The widest 95% interval of Pearson r is [{widest['low']:.2f}, "
                      f"{widest['high']:.2f}] ({width:.2f} wide).")  # fmt: skip
         if width > MAX_WIDTH:
-            limits.append(f"95% intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
+            caveats.append(f"95% intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
     chance = chance_level(models, dataset) if models is not None else None
     if chance is not None and models is not None and "test_score" in models.columns:
         chosen = models[models["selected"].astype(bool)] if "selected" in models else models
@@ -271,7 +273,7 @@ def run_size(
                 limits.append(f"the {m} models are near chance ({score:.3f} against {chance:.3f})")
     elif chance is None:
         facts.append("Chance level unknown for this dataset: no check against it.")
-    return facts, limits
+    return facts, limits, caveats
 
 
 def _span(values: list[int]) -> str:
@@ -356,8 +358,9 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
         "best-validation model and its test performance (the paper's Table 1).</p>"
     )
     spec = yaml.safe_load(spec_text or "") or {}
-    facts, limits = run_size(table, models, alignments, spec if isinstance(spec, dict) else {})
-    parts.append(_size_html(facts, limits, "Table 1's correlations"))
+    spec = spec if isinstance(spec, dict) else {}
+    facts, limits, caveats = run_size(table, models, alignments, spec)
+    parts.append(_size_html(facts, limits, "Table 1's correlations", caveats))
     parts.append("<h2>What the data shows</h2><ul>")
     parts += [f"<li>{html.escape(s)}</li>" for s in _findings(table)] + ["</ul>"]
     head = "Table 1 (smoke test: not evidence)" if limits else "Table 1"

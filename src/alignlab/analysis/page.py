@@ -82,20 +82,27 @@ def _figure_html(fig: RenderedFigure) -> str:
     )
 
 
-def _size_html(facts: list[str], limits: list[str], claims: str) -> str:
+def _size_html(facts: list[str], limits: list[str], claims: str, caveats: list[str] = ()) -> str:
     """The ``Size of this run`` section: what was run, and whether it can support ``claims``.
 
-    ``facts`` are sentences on the run's size; ``limits`` the reasons it cannot support its
-    claims (each computed from the data). With any limit the run is called a smoke test.
+    ``facts`` are sentences on the run's size; ``limits`` the reasons it is too small to support
+    its claims (too few points, models near chance): with any, the run is called a smoke test;
+    ``caveats`` (wide intervals) say its numbers are uncertain. Each is computed from the data.
     """
     parts = ['<h2 id="size">Size of this run</h2>', "<p>" + html.escape(" ".join(facts)) + "</p>"]
     if limits:
         text = (
             f"This run is a smoke test: too small to support {claims}. "
-            + "; ".join(limits)
+            + "; ".join([*limits, *caveats])
             + ". It shows the pipeline works, not what the data says."
         )
         parts.append(f'<p class="smoke" id="smoke-test">{html.escape(text)}</p>')
+    elif caveats:
+        text = (
+            f"Large enough to compute {claims}, but they are uncertain: " + "; ".join(caveats)
+            + ". Read a correlation whose interval includes 0 as no evidence either way."
+        )
+        parts.append(f'<p class="smoke" id="uncertain">{html.escape(text)}</p>')
     else:
         parts.append(
             f'<p id="adequate">Large enough for {html.escape(claims)} by the checks this report '

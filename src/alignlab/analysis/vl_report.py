@@ -136,11 +136,10 @@ def findings(data: pd.DataFrame, trends: pd.DataFrame, method: str) -> list[str]
 
 def run_size(
     alignments: pd.DataFrame, trends: pd.DataFrame, method: str
-) -> tuple[list[str], list[str]]:
-    """What this run is (sentences) and why it cannot support its trends (empty when it can):
-    at least :data:`MIN_LEVELS` levels, :data:`MIN_LANGUAGE` language models,
-    :data:`MIN_PAIRS` pairs, and no interval of the maximum's trend wider than
-    :data:`MAX_WIDTH`."""
+) -> tuple[list[str], list[str], list[str]]:
+    """What this run is (sentences), why it is too small for its trends (fewer than
+    :data:`MIN_LEVELS` levels, :data:`MIN_LANGUAGE` language models or :data:`MIN_PAIRS` pairs)
+    and caveats (an interval of the maximum's trend wider than :data:`MAX_WIDTH`)."""
     levels = sorted(alignments["level"].unique())
     n_v, n_l = alignments["vision"].nunique(), alignments["language"].nunique()
     n = int(alignments["n"].min()) if "n" in alignments.columns else None
@@ -152,7 +151,8 @@ def run_size(
         f"Each trend with U is over {len(levels)} levels; each per-level correlation with "
         f"bits-per-byte is over {n_l} language models.",
     ]
-    limits = []
+    limits: list[str] = []
+    caveats: list[str] = []
     if len(levels) < MIN_LEVELS:
         limits.append(f"{len(levels)} levels per trend (fewer than {MIN_LEVELS})")
     if n_l < MIN_LANGUAGE:
@@ -167,8 +167,8 @@ def run_size(
         width = float((best["high"] - best["low"]).max())
         facts.append(f"The widest 95% interval of the maximum's trend is {width:.2f} wide.")
         if width > MAX_WIDTH:
-            limits.append(f"trend intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
-    return facts, limits
+            caveats.append(f"trend intervals up to {width:.2f} wide (more than {MAX_WIDTH})")
+    return facts, limits, caveats
 
 
 def write_vl_report(
@@ -237,8 +237,8 @@ def write_vl_report(
         f"{alignments['vision'].nunique()} vision and {alignments['language'].nunique()} "
         f"language model(s) on {n} image-caption pairs.</p>"
     )
-    facts, limits = run_size(alignments, trends, method)
-    parts.append(_size_html(facts, limits, "its trends with U and with performance"))
+    facts, limits, caveats = run_size(alignments, trends, method)
+    parts.append(_size_html(facts, limits, "its trends with U and with performance", caveats))
     parts.append("<h2>What the data shows</h2><ul>")
     parts += [f"<li>{html.escape(s)}</li>" for s in sentences] + ["</ul>"]
     if summary is not None:
