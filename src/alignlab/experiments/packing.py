@@ -101,9 +101,10 @@ def align_packed(
     """Align ``reference`` (a list of (n, d) layers) with each of ``models`` (lists of (n, d_l)
     layers on the same n samples), in grouped engine calls.
 
-    ``options`` go to :func:`alignlab.metrics.align_layers` (``normalize``, ``k``, ``device``
-    ...); options that change layers across models (``clamp_q`` with ``per_model`` scope,
-    ``include_concat``) are refused: clamp each model on its own first.
+    ``options`` go to :func:`alignlab.metrics.align_layers` (``normalize``, ``k``, ``device``,
+    ``null_permutations``, ``seed`` ...); ``null_mode`` is always "raw" (scores are raw, the
+    null is per block); options that change layers across models (``clamp_q`` with
+    ``per_model`` scope, ``include_concat``) are refused: clamp each model on its own first.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> ref = [torch.randn(32, 4, generator=g) for _ in range(2)]
@@ -113,29 +114,76 @@ def align_packed(
     """
     from alignlab.metrics import align_layers
 
+    options = _raw_null(options)
+    call = lambda ref, flat: {metric: align_layers(ref, flat, metric, **options)}  # noqa: E731
+    return _packed(reference, models, call, max_prepared).get(metric, [])
+
+
+def align_packed_multi(
+    reference: Sequence[torch.Tensor],
+    models: Sequence[Sequence[torch.Tensor]],
+    metrics: dict[str, dict[str, Any]],
+    *,
+    max_prepared: int = MAX_PREPARED,
+    **options: Any,
+) -> dict[str, list[PackedScore]]:
+    """:func:`align_packed` for several metrics at once, sharing per-layer work (one Gram
+    matrix per layer for CKA, unbiased CKA, mutual kNN and CKNNA:
+    :func:`alignlab.metrics.align_layers_multi`) and one set of shuffled pairings.
+
+    ``metrics`` maps each name to its parameters, e.g. ``{"unbiased_cka": {}, "mutual_knn":
+    {"k": 10}}``; the result maps each name to one :class:`PackedScore` per model.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> ref = [torch.randn(32, 4, generator=g) for _ in range(2)]
+    >>> out = align_packed_multi(ref, [ref, ref[:1]], {"cka": {}, "mutual_knn": {"k": 3}})
+    >>> sorted(out), round(out["cka"][0].score, 6), out["mutual_knn"][1].matrix.shape
+    (['cka', 'mutual_knn'], 1.0, (2, 1))
+    """
+    from alignlab.metrics import align_layers_multi
+
+    options = _raw_null(options)
+    call = lambda ref, flat: align_layers_multi(ref, flat, metrics, **options)  # noqa: E731
+    return _packed(reference, models, call, max_prepared) if models else dict.fromkeys(metrics, [])
+
+
+def _raw_null(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``null_mode="raw"``; options that mix models are refused."""
     for name in ("include_concat", "clamp_q"):
         if options.get(name):
             raise ValueError(f"align_packed: {name} mixes models; apply it per model first")
-    if options.pop("null_mode", "raw") != "raw":
+    if options.get("null_mode", "raw") != "raw":
         raise ValueError("align_packed: null_mode must be 'raw'; the null is taken per model")
+    return {**options, "null_mode": "raw"}
+
+
+def _packed(reference, models, call, max_prepared: int) -> dict[str, list[PackedScore]]:
+    """Run ``call(reference, flat_layers)`` (returning ``{metric: LayerAlignment}``) per group
+    of models and cut every metric's score matrix into one :class:`PackedScore` per model."""
     if not models:
-        return []
+        return {}
     n = int(reference[0].shape[0])
     per_call = max(len(reference) + max(len(m) for m in models), max_prepared // (n * n))
     sizes = [len(m) for m in models]
-    out: list[PackedScore] = []
+    out: dict[str, list[PackedScore]] = {}
     for group in _groups(sizes, len(reference), per_call):
         flat = [layer for i in group for layer in models[i]]
-        res = align_layers(reference, flat, metric, null_mode="raw", **options)
-        matrix = np.asarray(res.raw, np.float64)
-        offset = 0
-        for i in group:
-            cut = slice(offset, offset + sizes[i])
-            block = matrix[:, cut]
-            offset += sizes[i]
-            null = None
-            if res.null_scores is not None:
-                null = LayerMaxNull.from_null(block, res.null_scores[:, :, cut], res.null_tie_tol)
-            r, c = np.unravel_index(int(np.argmax(block)), block.shape)
-            out.append(PackedScore(block.copy(), float(block[r, c]), int(r), int(c), null))
+        for metric, res in call(reference, flat).items():
+            out.setdefault(metric, []).extend(_cut(res, [sizes[i] for i in group]))
+    return out
+
+
+def _cut(res, sizes: list[int]) -> list[PackedScore]:
+    """One :class:`PackedScore` per consecutive block of ``sizes`` columns of ``res``."""
+    matrix = np.asarray(res.raw, np.float64)
+    out, offset = [], 0
+    for size in sizes:
+        cut = slice(offset, offset + size)
+        block = matrix[:, cut]
+        offset += size
+        null = None
+        if res.null_scores is not None:
+            null = LayerMaxNull.from_null(block, res.null_scores[:, :, cut], res.null_tie_tol)
+        r, c = np.unravel_index(int(np.argmax(block)), block.shape)
+        out.append(PackedScore(block.copy(), float(block[r, c]), int(r), int(c), null))
     return out

@@ -27,7 +27,7 @@ import torch
 
 from alignlab.experiments.members import member_grid as _grid
 from alignlab.experiments.members import member_rows
-from alignlab.experiments.packing import align_packed
+from alignlab.experiments.packing import align_packed_multi
 from alignlab.experiments.seeds import derive_seed
 from alignlab.experiments.spec import stable_hash
 from alignlab.studies.synthetic.spec import SyntheticStudySpec
@@ -274,17 +274,17 @@ def run_align_job(job: AlignJob) -> tuple[list[dict], None]:
             index2 = {d: job.models2[d]["seeds"].index(seed) for d in depths2}
             # all modality-2 encoders of this seed in one call: per-layer work is done once
             others = [[f[index2[d]] for f in feats2[d]] for d in depths2]
+            # every metric in one call: one Gram matrix per layer, one set of shuffled pairings
+            packed = align_packed_multi(
+                reference,
+                others,
+                {m.name: m.params for m in spec.metrics},
+                normalize=spec.normalize,
+                null_permutations=spec.null_permutations,
+                seed=derive_seed("null", job.key),
+            )
             for metric in spec.metrics:
-                packed = align_packed(
-                    reference,
-                    others,
-                    metric.name,
-                    normalize=spec.normalize,
-                    null_permutations=spec.null_permutations,
-                    seed=derive_seed("null", job.key),
-                    **metric.params,
-                )
-                for d, p in zip(depths2, packed, strict=True):
+                for d, p in zip(depths2, packed[metric.name], strict=True):
                     rows.append(
                         {
                             "key": stable_hash([job.key, metric.name, depth1, seed, d]),
