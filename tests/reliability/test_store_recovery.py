@@ -182,3 +182,11 @@ def test_status_answers_from_the_run_directory_without_importing_the_study(finis
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.split("\n")[0] == "{'train': (2, 2), 'align': (1, 1)} True False True"
+
+
+def test_a_damaged_readable_spec_copy_is_rewritten_on_resume(finished, tmp_path):
+    run_dir = _copy(finished, tmp_path)
+    whole = (run_dir / "spec.yaml").read_bytes()
+    (run_dir / "spec.yaml").write_bytes(whole[:20])
+    run_study(SPEC, run_dir, ExecutorConfig(workers=1, quiet=True))
+    assert (run_dir / "spec.yaml").read_bytes() == whole == SPEC.to_yaml().encode()

@@ -132,7 +132,7 @@ _FIXES = {  # pydantic error type -> how to write a valid value
 def _problem(e: dict) -> str:
     """One pydantic error as ``field: what is wrong (got VALUE); how to fix it``."""
     field = ".".join(str(p) for p in e["loc"]) or "spec"
-    msg = str(e["msg"]).removeprefix("Value error, ")
+    msg = str(e["msg"])  # a validator's own message keeps pydantic's "Value error, " in front
     if e["type"] in ("int_type", "float_type") and isinstance(e.get("input"), bool):
         msg = f"{str(e['input']).lower()} is not a number"
     given = e.get("input")

@@ -165,8 +165,8 @@ class RunStore:
                 )
             self._lock()
             self.sweep()
-            if not self.spec_path.is_file():
-                atomic_write_text(self.spec_path, spec_yaml)
+            if not self.spec_path.is_file() or self.spec_path.read_bytes() != spec_yaml.encode():
+                atomic_write_text(self.spec_path, spec_yaml)  # missing or damaged copy
             return True
         _io.check_writable(self.root, "folder")
         if (self.root / "fingerprint").is_file():
