@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alignlab.data.splits import standardize, stratified_split
-from alignlab.experiments.packing import align_packed
+from alignlab.experiments.packing import align_packed_multi
 from alignlab.experiments.seeds import derive_seeds
 from alignlab.experiments.selection import select_hyperparameters
 from alignlab.studies.diagnostic.inputs import CleanInputs, check_inputs
@@ -227,23 +227,22 @@ def _align_direction(a: int, models: pd.DataFrame, pops: dict, x_align: dict, s)
         for m in s.metrics
         for kind in ALIGNMENT_COLUMNS
     }
-    for metric in s.metrics:
-        params = {"k": s.k} if "k" in get_metric(metric).params else {}
-        packed = align_packed(
-            layers_b,
-            layers,
-            metric,
-            max_prepared=MAX_PREPARED,
-            normalize=s.normalize,
-            null_permutations=s.null_permutations,
-            seed=s.seed,
-            device=s.device,
-            **params,
-        )
-        out[f"raw_{metric}"][ours.index] = [p.score for p in packed]
-        out[f"align_{metric}"][ours.index] = [p.null.calibrated for p in packed]
-        out[f"null_{metric}"][ours.index] = [p.null.null_max_mean for p in packed]
-        out[f"p_{metric}"][ours.index] = [p.null.p_value for p in packed]
+    metrics = {m: ({"k": s.k} if "k" in get_metric(m).params else {}) for m in s.metrics}
+    packed = align_packed_multi(
+        layers_b,
+        layers,
+        metrics,
+        max_prepared=MAX_PREPARED,
+        normalize=s.normalize,
+        null_permutations=s.null_permutations,
+        seed=s.seed,
+        device=s.device,
+    )
+    for metric, scores in packed.items():
+        out[f"raw_{metric}"][ours.index] = [p.score for p in scores]
+        out[f"align_{metric}"][ours.index] = [p.null.calibrated for p in scores]
+        out[f"null_{metric}"][ours.index] = [p.null.null_max_mean for p in scores]
+        out[f"p_{metric}"][ours.index] = [p.null.p_value for p in scores]
     return out, ref.name
 
 
