@@ -190,3 +190,36 @@ def test_a_damaged_readable_spec_copy_is_rewritten_on_resume(finished, tmp_path)
     (run_dir / "spec.yaml").write_bytes(whole[:20])
     run_study(SPEC, run_dir, ExecutorConfig(workers=1, quiet=True))
     assert (run_dir / "spec.yaml").read_bytes() == whole == SPEC.to_yaml().encode()
+
+
+@pytest.mark.parametrize("target", ["foreign", "file", "in use"])
+def test_the_run_directory_is_checked_before_the_inputs_are_prepared(
+    finished, tmp_path, monkeypatch, target
+):
+    from dataclasses import replace
+
+    from alignlab.experiments import registry
+
+    prepared = []
+    study = registry.get_study("synthetic")
+    spy = replace(study, prepare=lambda spec, **kw: prepared.append(spec) or study.prepare(spec))
+    monkeypatch.setitem(registry._STUDIES, "synthetic", spy)
+    run_dir = tmp_path / "run"
+    holder = None
+    if target == "foreign":
+        run_dir.mkdir()
+        (run_dir / "data.csv").write_text("x")
+    elif target == "file":
+        run_dir.write_text("x")
+    else:
+        run_dir = _copy(finished, tmp_path)
+        holder = RunStore(run_dir)
+        claim = holder.claim()
+        holder.open_for("synthetic", claim["spec"], SPEC.to_yaml(), claim["fingerprint"])
+    try:
+        with pytest.raises((FileExistsError, NotADirectoryError)):
+            run_study(SPEC, run_dir, ExecutorConfig(workers=1, quiet=True))
+    finally:
+        if holder is not None:
+            holder.release()
+    assert prepared == []

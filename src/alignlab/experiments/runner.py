@@ -116,12 +116,13 @@ def run_study(
     study = get_study(spec.study)
     executor = executor or ExecutorConfig()
     store = RunStore(run_dir)
-    store.claim()  # a damaged claim or a file in the way: one line before any work
+    store.check_target()  # a file, a foreign or unwritable folder: one line before any work
     if isinstance(getattr(spec, "device", None), str):
         resolve_device(spec.device)  # one line for a device this machine lacks, before any work
     if isinstance(getattr(spec, "cache_dir", None), str):
         check_writable(spec.cache_dir, "folder")  # a cache written late in the run
     prepared = study.prepare(spec, **options)
+    spec = spec if prepared.spec is None else prepared.spec  # every data source resolved
     if on_prepared is not None:
         on_prepared(prepared)
     top = first_missing(store.root)

@@ -136,6 +136,43 @@ class RunStore:
         claim = self.claim()
         return None if claim is None else claim["spec"]
 
+    def check_target(self) -> None:
+        """Refuse, before any work, a directory :meth:`open_for` would refuse whatever the spec:
+        a file, a folder that cannot be written, a non-empty folder that holds no run (ignoring
+        temporary files of a killed claim), a run of another store format, a run in use now.
+        Changes nothing."""
+        claim = self.claim()
+        if claim is not None:
+            if claim.get("format") != STORE_FORMAT:
+                raise FileExistsError(self._older(claim.get("format")))
+            if self.in_use():
+                raise FileExistsError(self._busy())
+            return
+        _io.check_writable(self.root, "folder")
+        if (self.root / "fingerprint").is_file():
+            raise FileExistsError(self._older(1))
+        if not self.root.is_dir():
+            return
+        killed = set(self.root.glob(f".*{_io.TMP_SUFFIX}"))
+        if any(p not in killed for p in self.root.iterdir()):
+            raise FileExistsError(self._foreign())
+
+    def _older(self, found: Any) -> str:
+        return (
+            f"{self.root} holds a run of an older alignlab (store format {found}, this one "
+            f"{STORE_FORMAT}); results are never mixed. Use a new run directory, or delete "
+            f"{self.root} to start over."
+        )
+
+    def _busy(self) -> str:
+        return (
+            f"{self.root} is in use by another alignlab run right now; wait for it to end "
+            "(`alignlab status` shows its progress) or stop it, then run again"
+        )
+
+    def _foreign(self) -> str:
+        return f"{self.root} is not empty and holds no alignlab run; choose a new run directory"
+
     def open_for(self, study: str, spec: dict[str, Any], spec_yaml: str, fingerprint: str) -> bool:
         """Claim the run directory for a spec in one atomic step; True when resuming.
 
@@ -152,11 +189,7 @@ class RunStore:
         claim = self.claim()
         if claim is not None:
             if claim.get("format") != STORE_FORMAT:
-                raise FileExistsError(
-                    f"{self.root} holds a run of an older alignlab (store format "
-                    f"{claim.get('format')}, this one {STORE_FORMAT}); results are never mixed. "
-                    f"Use a new run directory, or delete {self.root} to start over."
-                )
+                raise FileExistsError(self._older(claim.get("format")))
             if claim["fingerprint"] != fingerprint:
                 raise FileExistsError(
                     f"{self.root} holds a run of a different spec (fingerprint "
@@ -170,15 +203,10 @@ class RunStore:
             return True
         _io.check_writable(self.root, "folder")
         if (self.root / "fingerprint").is_file():
-            raise FileExistsError(
-                f"{self.root} holds a run of an older alignlab (store format 1); results are "
-                f"never mixed. Use a new run directory, or delete {self.root} to start over."
-            )
+            raise FileExistsError(self._older(1))
         self.sweep()  # a claim interrupted by a kill leaves only its temporary file
         if self.root.exists() and any(self.root.iterdir()):
-            raise FileExistsError(
-                f"{self.root} is not empty and holds no alignlab run; choose a new run directory"
-            )
+            raise FileExistsError(self._foreign())
         payload = {"format": STORE_FORMAT, "study": study, "fingerprint": fingerprint, "spec": spec}
         atomic_write_text(self.root / CLAIM, json.dumps(payload, indent=1, default=str) + "\n")
         self._lock()
@@ -195,10 +223,7 @@ class RunStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise FileExistsError(
-                f"{self.root} is in use by another alignlab run right now; wait for it to end "
-                "(`alignlab status` shows its progress) or stop it, then run again"
-            ) from None
+            raise FileExistsError(self._busy()) from None
         self._lock_fd = fd
 
     def release(self) -> None:
