@@ -31,7 +31,6 @@ Crash safety, checked by ``tests/reliability/test_faults.py`` (which kills runs 
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -43,6 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 from alignlab import _io
 from alignlab.experiments.spec import STORE_FORMAT
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, a run is not guarded
+    fcntl = None
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,7 +220,7 @@ class RunStore:
     # -- the lock, temporary files, damaged jobs, discarding ----------------------------------
     def _lock(self) -> None:
         """Hold an exclusive lock on ``run.json`` until :meth:`release` (or this process ends)."""
-        if self._lock_fd is not None:
+        if self._lock_fd is not None or fcntl is None:
             return
         fd = os.open(self.root / CLAIM, os.O_RDONLY)
         try:
@@ -235,7 +239,7 @@ class RunStore:
     def in_use(self) -> bool:
         """True while another run (of this or another process) holds the directory's lock."""
         path = self.root / CLAIM
-        if self._lock_fd is not None or not path.is_file():
+        if self._lock_fd is not None or fcntl is None or not path.is_file():
             return False
         fd = os.open(path, os.O_RDONLY)
         try:
