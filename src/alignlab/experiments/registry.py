@@ -25,12 +25,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Prepared:
     """What ``prepare`` found: the data's fingerprint (hashed into the run's), facts for the
-    environment record, lines to print before the run starts, and anything ``run`` needs."""
+    environment record, lines to print before the run starts, anything ``run`` needs, and the
+    spec with every data source resolved (``images: auto`` becomes the source used; None keeps
+    the spec given). The resolved spec is the one saved, hashed and run."""
 
     data_key: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     state: Any = None
+    spec: Any = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,12 +40,16 @@ class StudyData:
     splits : dict split -> dict
         ``splits[s][m]`` is ``(x, mask, y)`` of modality ``m`` in split ``s`` ("train", "val",
         "test"); y is the same tensor for every modality.
+    sources : dict
+        What the loader used where it could vary: the released file and normalisation of the
+        affective datasets, avdigits' image source (recorded with the run).
     """
 
     name: str
     task: str
     n_classes: int | None
     splits: dict[str, dict[str, SequenceData]]
+    sources: dict[str, Any] = field(default_factory=dict)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -68,7 +72,7 @@ class StudyData:
             splits[s] = {
                 m: tuple(None if t is None else t[:cut] for t in self.splits[s][m]) for m in keep
             }
-        return StudyData(self.name, self.task, self.n_classes, splits)
+        return StudyData(self.name, self.task, self.n_classes, splits, dict(self.sources))
 
     def fingerprint(self) -> str:
         """SHA-256 of every tensor's shape, dtype and bytes, and of the task (16 hex)."""
@@ -93,7 +97,7 @@ def from_paired(data: Any) -> StudyData:
             for s, d in data.splits.items()
         }
         n_classes = 2 if data.task == "classification" else None
-        return StudyData(data.name, data.task, n_classes, splits)
+        return StudyData(data.name, data.task, n_classes, splits, dict(data.metadata()))
     if not all(hasattr(data, a) for a in ("train", "val", "test", "modalities", "task")):
         raise ValueError(
             f"data must be a PairedDataset, an AffectiveData or a StudyData, got "
@@ -106,16 +110,24 @@ def from_paired(data: Any) -> StudyData:
     for s in SPLITS:
         split = data.split(s)
         splits[s] = {a: (split.x1, split.mask1, split.y), b: (split.x2, split.mask2, split.y)}
-    return StudyData(data.name, data.task, data.n_classes, splits)
+    sources = dict(getattr(data, "sources", None) or {})
+    return StudyData(data.name, data.task, data.n_classes, splits, sources)
 
 
-def load_dataset(name: str, path: str | None, size: str = "full") -> StudyData:
-    """Load dataset ``name`` with its loader: the affective pickles, the AVMNIST folder, or
-    avdigits (``path`` is then its cache folder and ``size`` "ci" or "full")."""
+def load_dataset(
+    name: str,
+    path: str | None,
+    size: str = "full",
+    images: str = "auto",
+    normalization: str = "release",
+) -> StudyData:
+    """Load dataset ``name`` with its loader: the affective pickles (z-scored as
+    ``normalization`` says), the AVMNIST folder, or avdigits (``path`` is then its cache
+    folder, ``size`` "ci" or "full" and ``images`` its image source)."""
     if name in AFFECTIVE:
         from alignlab.data.multibench import load_affective_all
 
-        return from_paired(load_affective_all(name, path))
+        return from_paired(load_affective_all(name, path, normalization=normalization))
     if name == "avmnist":
         from alignlab.data.avmnist import load_avmnist
 
@@ -123,7 +135,8 @@ def load_dataset(name: str, path: str | None, size: str = "full") -> StudyData:
     if name == "avdigits":
         from alignlab.data.avdigits import AVDigitsConfig, build_avdigits
 
-        return from_paired(build_avdigits(AVDigitsConfig.preset(size), path, workers=1))
+        config = AVDigitsConfig.preset(size, images=images)
+        return from_paired(build_avdigits(config, path, workers=1))
     raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
 
 

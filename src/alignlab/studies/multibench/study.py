@@ -32,12 +32,37 @@ def prepare(spec: MultiBenchStudySpec, data: Any = None) -> Prepared:
     ``data`` (a ``StudyData``, ``PairedDataset`` or ``AffectiveData``) replaces loading
     ``spec.dataset``; it then travels with the jobs.
     """
+    notices: list[str] = []
+    if data is None and spec.dataset == "avdigits":
+        spec, notices = _resolve_images(spec)
     raw = spec.model_dump(mode="json")
     given = None if data is None else (data if isinstance(data, StudyData) else from_paired(data))
     study = mj.study_data(raw, given)
     data_key = study.fingerprint()
     environment = {"dataset": study.name, "data_fingerprint": data_key}
-    return Prepared(data_key, environment, (), {"study": study, "carried": given})
+    if study.sources:
+        environment["data_sources"] = study.sources
+        if spec.dataset != "avdigits":
+            notices.append(f"{study.name}: {_describe_sources(study.sources)}")
+    state = {"study": study, "carried": given}
+    return Prepared(data_key, environment, tuple(notices), state, spec=spec)
+
+
+def _resolve_images(spec: MultiBenchStudySpec) -> tuple[MultiBenchStudySpec, list[str]]:
+    """avdigits' image source as this installation resolves ``spec.images`` ("auto" becomes
+    "mnist" or "sklearn"), and the lines that say which (and how to get MNIST on a fallback)."""
+    from alignlab.data.avdigits import AVDigitsConfig, avdigits_image_source
+
+    source = avdigits_image_source(AVDigitsConfig.preset(spec.size, images=spec.images))
+    lines = [f"avdigits images: {source.describe()} (spec images: {source.kind})"]
+    if source.fallback_note():
+        lines.append(source.fallback_note())
+    return spec.model_copy(update={"images": source.kind}), lines
+
+
+def _describe_sources(sources: dict[str, Any]) -> str:
+    """``"file mosi_data.pkl, normalization release"``-like phrase of a loader's sources."""
+    return ", ".join(f"{k} {v}" for k, v in sources.items() if not isinstance(v, dict | list))
 
 
 def run(ctx: RunContext, spec: MultiBenchStudySpec, prepared: Prepared) -> dict[str, pd.DataFrame]:
