@@ -54,13 +54,34 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 TMP_SUFFIX = ".tmp"
 
 
-def remove_temporary(folder: str | Path) -> list[Path]:
+def is_locked(path: str | Path) -> bool:
+    """True while a process holds an exclusive ``flock`` on the file ``path`` (an alignlab run
+    holds one on its ``run.json``); False for a missing file or where locks do not exist."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock taken just now
+    return False
+
+
+def remove_temporary(folder: str | Path, unless_locked: str | None = None) -> list[Path]:
     """Remove the temporary files (``.<name>.<random>.tmp``) that writers killed in ``folder``
     and its subfolders left behind; returns the paths removed. Call it only where no other
-    process is writing (a run directory holds a lock while a run is in it)."""
+    process is writing: with ``unless_locked="run.json"`` nothing is removed while a run holds
+    the lock on ``folder/run.json`` (the way a report cleans a run directory)."""
     removed = []
     root = Path(folder)
-    if not root.is_dir():
+    if not root.is_dir() or (unless_locked and is_locked(root / unless_locked)):
         return removed
     for tmp in root.rglob(f".*{TMP_SUFFIX}"):
         if tmp.is_file() and tmp.name.count(".") >= 3:

@@ -214,3 +214,19 @@ def test_dataset_files_listed_in_state_json_stay_inside_the_folder(tmp_path):
     (data / "dataset_dict.json").write_text(json.dumps({"splits": ["/etc"]}))
     with pytest.raises(ValueError, match="dataset_dict.json split: path '/etc' is absolute"):
         load_image_text(data, split="/etc")
+
+
+def test_temporary_files_stay_while_a_run_holds_the_directory(tmp_path):
+    import fcntl
+    import os
+
+    (tmp_path / "run.json").write_text("{}")
+    tmp = tmp_path / ".plan.json.abc.tmp"
+    tmp.write_text("x")
+    fd = os.open(tmp_path / "run.json", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert remove_temporary(tmp_path, unless_locked="run.json") == [] and tmp.exists()
+    finally:
+        os.close(fd)
+    assert remove_temporary(tmp_path, unless_locked="run.json") == [tmp]

@@ -238,17 +238,7 @@ class RunStore:
 
     def in_use(self) -> bool:
         """True while another run (of this or another process) holds the directory's lock."""
-        path = self.root / CLAIM
-        if self._lock_fd is not None or fcntl is None or not path.is_file():
-            return False
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        finally:
-            os.close(fd)  # closing drops the lock taken just now
-        return False
+        return self._lock_fd is None and _io.is_locked(self.root / CLAIM)
 
     def sweep(self) -> list[Path]:
         """Remove the temporary files killed writers left in the run directory (never while
