@@ -138,7 +138,9 @@ def extract_missing(
             meta["processor"] = type(model.processor).__name__
         else:
             captions = perturb_captions(data.captions, data.ids, lvl, seed)
-            lf = pm.language_features(model, captions, batch_size, advance)
+            # a model that cannot score text (an encoder, a missing head) still gives features
+            lf = pm.language_features(model, captions, batch_size, advance, score=model.can_score)
+            meta["unscored"] = lf.unscored  # why bits are missing; "" when they are not
             tensors = {
                 "features": lf.layers,
                 "bits": torch.from_numpy(lf.bits),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -140,6 +141,9 @@ def score_level(job: LevelJob) -> tuple[list[dict], None]:
     for name in spec["language"]:
         tensors = vf.read_features(job.paths["language", name])
         bits, n_bytes = tensors["bits"].numpy(), tensors["n_bytes"].numpy()
+        missing = (vf.feature_meta(job.paths["language", name]) or {}).get("unscored", "")
+        if missing or not np.isfinite(bits).all():
+            missing = missing or "some captions have no finite bits"
         rows.append(
             {
                 "key": stable_hash([job.key, name]),
@@ -147,9 +151,10 @@ def score_level(job: LevelJob) -> tuple[list[dict], None]:
                 "study": "vl",
                 "language": name,
                 "level": job.level,
-                "bpb_mean": pm.bits_per_byte(bits, n_bytes, "mean"),
-                "bpb_pooled": pm.bits_per_byte(bits, n_bytes, "pooled"),
-                "bits": float(bits.sum()),
+                "bpb_mean": np.nan if missing else pm.bits_per_byte(bits, n_bytes, "mean"),
+                "bpb_pooled": np.nan if missing else pm.bits_per_byte(bits, n_bytes, "pooled"),
+                "bpb_missing": missing,  # why bits-per-byte is NaN ("" when it is not)
+                "bits": np.nan if missing else float(bits.sum()),
                 "bytes": int(n_bytes.sum()),
                 "n_captions": len(bits),
                 "n_empty": int((n_bytes == 0).sum()),
@@ -221,7 +226,13 @@ def summary(tables: dict[str, pd.DataFrame]) -> list[str]:
     ]
     for level in best.index:
         cells = "  ".join(f"{Path(v).name} {best.loc[level, v]:.3f}" for v in best.columns)
-        lines.append(f"  {level:>3}%  {cells}  bpb {bpb.get(level, float('nan')):.3f}")
+        value = bpb.get(level, float("nan"))
+        lines.append(f"  {level:>3}%  {cells}  bpb " + ("-" if pd.isna(value) else f"{value:.3f}"))
+    language = tables["language"]
+    if "bpb_missing" in language:
+        why = language.loc[language["bpb_missing"].fillna("") != "", ["language", "bpb_missing"]]
+        for name, reason in why.drop_duplicates("language").itertuples(index=False):
+            lines.append(f"  no bits-per-byte for {Path(name).name}: {reason}")
     return lines
 
 
