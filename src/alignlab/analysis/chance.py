@@ -181,9 +181,17 @@ def chance_findings(
         ], None
     chance = chance_by_u(rows)
     said = chance_sentences(chance)
+    cal_points = calibrated_points(points, rows)
     if points.frame[t.U].nunique() >= 2:
-        calibrated = fd.max_alignment(calibrated_points(points, rows))
+        calibrated = fd.max_alignment(cal_points)
         raw = fd.max_trends(maxima, over=t.U, by=t.DPHI, n_boot=n_boot)
         cal = fd.max_trends(calibrated, over=t.U, by=t.DPHI, n_boot=n_boot)
         said.append(survival_sentence(raw, cal, "spearman"))
+    if t.PERF2 in cal_points.frame.columns:
+        from alignlab.analysis.narrative import RELATIONS, relation_sentence, summary_by_u
+
+        correlations = fd.correlation_table(cal_points, n_boot=n_boot)
+        summary = summary_by_u(cal_points, correlations, n_boot=n_boot)
+        column, _, x, how = RELATIONS[0]
+        said.append(relation_sentence(summary, column, "Calibrated alignment", x, how))
     return said, chance.table

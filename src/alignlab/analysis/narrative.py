@@ -107,7 +107,7 @@ def _median_phrase(m: Median) -> str:
     return f"median ρ = {m.value:.2f}{interval}, n = {m.n}"
 
 
-def _relation_sentence(summary: pd.DataFrame, column: str, y: str, x: str, how: str) -> str:
+def relation_sentence(summary: pd.DataFrame, column: str, y: str, x: str, how: str) -> str:
     """Whether ``y`` tracks ``x`` at the lowest and highest U, and where the median is > 0."""
     dirs: dict[str, list[str]] = {"up": [], "down": [], "flat": []}
     verb: dict[int, str] = {}
@@ -212,5 +212,5 @@ def findings(
         out.append(_trend_sentence(trend_dphi, t.U, "heterogeneity", t.DPHI))
     if "ap_spearman" in summary.columns:
         for column, y, x, how in RELATIONS:
-            out.append(_relation_sentence(summary, column, y, x, how))
+            out.append(relation_sentence(summary, column, y, x, how))
     return out
