@@ -46,6 +46,7 @@ from alignlab.metrics.knn import _count_dtype, _neighbour_lists
 STREAMABLE = ("cka", "unbiased_cka", "mutual_knn", "cknna")
 CKA_FAMILY = ("cka", "unbiased_cka")
 MIN_BLOCK_ROWS = 256  # rows per block, at least (see the module docstring)
+STACK_BYTES = 24 << 20  # a side's block stack without a null, at most (memory reused)
 MEAN_RATIO = 16.0  # |mu|^2 / mean |x_c|^2 above which a layer is centred before its Gram
 F64 = torch.float64
 
@@ -132,6 +133,23 @@ def block_rows(n: int, per_row: int, fixed: int, budget: int) -> int:
     return int(min(rows, n))
 
 
+def plan_rows(n, widths, metrics, dtype, null: bool, budget: int) -> int:
+    """Rows per block: ``n`` (one block, whose null uses the in-memory gathers) when there is a
+    null and everything fits ``budget``; as many rows as the budget affords when it decides;
+    and when everything would fit without a null, blocks of :data:`STACK_BYTES` per side's
+    stack (at least :data:`MIN_BLOCK_ROWS` rows): they stay in the caches and the allocator
+    reuses their memory from call to call, where one ``(L, n, n)`` stack takes fresh pages."""
+    per_row, fixed, one_block = stream_cost(n, widths, metrics, dtype, null)
+    if null and fixed + n * per_row + one_block <= budget:
+        return n
+    rows = block_rows(n, per_row, fixed, budget)
+    if not null and rows >= n:  # all would fit: cache-sized blocks instead of one
+        size = torch.empty((), dtype=dtype).element_size()
+        cap = STACK_BYTES // max(1, max(len(widths[0]), len(widths[1])) * n * size)
+        rows = min(rows, max(MIN_BLOCK_ROWS, cap))
+    return min(rows, n)
+
+
 def stream_cost(n, widths, metrics, dtype, null) -> tuple[int, int, int]:
     """Bytes of :func:`stream_scores`: per block row, fixed, and the extra of the one-block
     (in-memory) null; for the budget."""
@@ -177,7 +195,7 @@ def _list_dots(lists_a, lists_b, perm: torch.Tensor | None, with_values: bool):
     la, n, k = ia.shape
     lb, dev = ib.shape[0], ia.device
     dtype = va.dtype if with_values else torch.float32
-    step = max(1, min(n, BLOCK_BYTES // (4 * n * lb), BLOCK_BYTES // (4 * la * k * lb)))
+    step = max(1, min(n, (4 << 20) // (4 * n * lb), (4 << 20) // (4 * la * k * lb)))  # 4 MB
     table = torch.zeros((step * n, lb), dtype=dtype, device=dev)
     out = torch.zeros((la, lb), dtype=F64, device=dev)
     cols = torch.arange(lb, device=dev)[:, None]  # (lb, 1)

@@ -33,7 +33,7 @@ from alignlab.metrics._null import (
 )
 from alignlab.metrics._reduce import cosine_scores, pair_dots, rescale_pow2, self_dots
 from alignlab.metrics._results import NullMode, _check_null_args, _result
-from alignlab.metrics._stream import STREAMABLE, block_rows, stream_cost, stream_scores, streamable
+from alignlab.metrics._stream import STREAMABLE, plan_rows, stream_scores, streamable
 from alignlab.metrics._validation import (
     as_representation,
     check_dtype,
@@ -368,8 +368,7 @@ def align_layers(
     need = _in_memory_bytes(metric, params, n, len(a), len(b), dtype, null_permutations > 0)
     if need > budget and streamable(metric, params):
         widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-        per_row, fixed, _ = stream_cost(n, widths, {metric: params}, dtype, null_permutations > 0)
-        rows = block_rows(n, per_row, fixed, budget)
+        rows = plan_rows(n, widths, {metric: params}, dtype, null_permutations > 0, budget)
         scores = stream_scores(a, b, {metric: params}, perms, rows)[metric]
     else:
         if need > budget and memory_budget is not None:

@@ -21,8 +21,7 @@ from alignlab.metrics._budget import resolve_budget
 from alignlab.metrics._null import permutations
 from alignlab.metrics._results import NullMode, _check_null_args, _result
 from alignlab.metrics._stream import (
-    block_rows,
-    stream_cost,
+    plan_rows,
     stream_scores,
     streamable,
 )
@@ -121,11 +120,7 @@ def align_layers_multi(
     scores: dict[str, Any] = {}
     if shared:
         widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-        per_row, fixed, one_block = stream_cost(n, widths, shared, dtype, null)
-        if fixed + n * per_row + one_block <= budget:
-            rows = n  # one block: the in-memory form
-        else:
-            rows = block_rows(n, per_row, fixed, budget)
+        rows = plan_rows(n, widths, shared, dtype, null, budget)
         scores.update(stream_scores(a, b, shared, perms, rows))
     for m, p in specs.items():
         if m in shared:
