@@ -195,7 +195,7 @@ def _list_dots(lists_a, lists_b, perm: torch.Tensor | None, with_values: bool):
     la, n, k = ia.shape
     lb, dev = ib.shape[0], ia.device
     dtype = va.dtype if with_values else torch.float32
-    step = max(1, min(n, (4 << 20) // (4 * n * lb), (4 << 20) // (4 * la * k * lb)))  # 4 MB
+    step = min(n, max(8, min((4 << 20) // (4 * n * lb), (4 << 20) // (4 * la * k * lb))))
     table = torch.zeros((step * n, lb), dtype=dtype, device=dev)
     out = torch.zeros((la, lb), dtype=F64, device=dev)
     cols = torch.arange(lb, device=dev)[:, None]  # (lb, 1)
