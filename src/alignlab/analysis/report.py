@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from alignlab._io import remove_temporary
 from alignlab.analysis import chance as ch
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
@@ -175,6 +176,7 @@ def write_report(
     """
     if method not in ("spearman", "pearson"):
         raise ValueError(f"method must be spearman or pearson, got {method!r}")
+    remove_temporary(run_dir, unless_locked="run.json")  # left by a killed writer, not a live run
     study = _spec_field(run_dir, "study") or "synthetic"
     if study != "synthetic":
         if metric is not None or depth1 is not None:
