@@ -39,3 +39,14 @@ def test_version_lists_the_main_dependencies():
     assert names[0] == "alignlab"
     for dep in ("torch", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "pydantic"):
         assert dep in names, result.output
+
+
+def test_the_avdigits_preset_resolves_to_the_full_set_with_enough_models():
+    from alignlab.analysis.multibench_report import MIN_MODELS
+    from alignlab.experiments.spec import preset_expected_minutes, resolve_spec
+    from alignlab.studies.multibench.spec import MultiBenchStudySpec
+
+    spec = resolve_spec(MultiBenchStudySpec, "avdigits", None, [], {})
+    assert (spec.dataset, spec.size, spec.n_train) == ("avdigits", "full", 2000)
+    assert len(spec.depths) * len(spec.seeds) >= MIN_MODELS  # not a smoke test by size
+    assert preset_expected_minutes("multibench", "avdigits") <= 20
