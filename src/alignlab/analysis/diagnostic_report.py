@@ -180,16 +180,22 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     parts.append(_size_html(facts, limits, "its verdicts", caveats))
     parts += [_direction_html(models, d) for d in r["directions"]]
     parts.append("<h2>How to read this</h2>")
+    n_metrics = len(r["settings"]["metrics"])
     parts.append(
         "<p>The verdict of a direction rests on the Spearman correlation between its models' "
-        f"alignment (first metric, {html.escape(r['settings']['metrics'][0])}) and their test "
-        f"performance, with a {r['settings']['ci']:.0%} bootstrap interval: <b>tracks</b> when "
-        f"ρ ≥ {r['settings']['min_rho']} and the interval's lower bound is above 0; "
-        f"<b>anti-correlates</b> when ρ ≤ −{r['settings']['min_rho']} and its upper bound is "
-        "below 0; <b>no reliable relation</b> otherwise; <b>too few models</b> when the "
-        "correlation is undefined. The paper finds alignment tracking performance when the "
+        "calibrated alignment (score minus the mean of its permutation null) and their test "
+        f"performance, with a bootstrap interval corrected for the {2 * n_metrics} "
+        f"(direction, metric) pairs tested ({_corrected(r['settings']['ci'], 2 * n_metrics)}). "
+        "It passes three gates first: <b>too few models</b> when the correlation is undefined; "
+        "<b>inconclusive</b> when the models' scores on the same parts of the test set are not "
+        "told apart (Friedman's test, p &gt; 0.05), so their ranking is test-set noise; <b>no "
+        "alignment emerges</b> when the median p-value of the models' alignments is above the "
+        f"corrected level. Then <b>tracks</b> when ρ ≥ {r['settings']['min_rho']} and the "
+        "interval's lower bound is above 0; <b>anti-correlates</b> when ρ ≤ "
+        f"−{r['settings']['min_rho']} and its upper bound is below 0; <b>no reliable "
+        "relation</b> otherwise. The paper finds alignment tracking performance when the "
         "modalities share the task's information (redundancy) and not when each holds its own "
-        f"(uniqueness). See docs/diagnostic.md.</p>"
+        "(uniqueness). See docs/diagnostic.md.</p>"
     )
     settings = [[k, json.dumps(v)] for k, v in r["settings"].items()]
     parts.append("<h2>Settings</h2>" + _table(["setting", "value"], settings, "settings"))
@@ -203,6 +209,12 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
         f"<title>{html.escape(title)}</title><style>{CSS}{EXTRA_CSS}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+def _corrected(ci: float, tests: int) -> str:
+    """``"98.75% intervals, null level 0.0125"`` for ``ci`` Bonferroni-corrected over ``tests``."""
+    alpha = (1 - ci) / tests
+    return f"{1 - alpha:.2%} intervals, null level {alpha:.4g}"
 
 
 def write_diagnostic_report(result: Any, out_dir: str | Path) -> Path:
