@@ -25,3 +25,17 @@ def test_an_encoder_language_model_aligns_and_has_no_bits_per_byte(
     align = pd.read_parquet(run_dir / "tables" / "alignments.parquet")
     assert np.isfinite(align.loc[align["language"] == bert, "score"]).all()
     assert "no bits-per-byte for bert: " in result.output
+
+
+def test_the_report_says_which_model_has_no_bits_per_byte(tmp_path, vision_models,
+                                                            language_models, folder_data):
+    from alignlab.analysis.report import write_report
+
+    encoder = save_bert(tmp_path / "bert", "encoder")
+    run_dir = tmp_path / "run"
+    result = run_vl(run_dir, vision_models[:1], [language_models[0], encoder], folder_data,
+                    "--levels", "0,50")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = write_report(run_dir).read_text()
+    assert "No bits-per-byte for bert: " in page and "BertModel" in page
+    assert "(1 of 2 scored)" in page

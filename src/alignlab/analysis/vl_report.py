@@ -126,12 +126,37 @@ def findings(data: pd.DataFrame, trends: pd.DataFrame, method: str) -> list[str]
             f"{_direction(c['low'], c['high'])} with uniqueness: {a:.3f} at U = {lo}% and "
             f"{b:.3f} at U = {hi}% ({stat} across {len(g)} levels)."
         )
-    bpb = data.drop_duplicates(["language", "level"]).groupby("level")["bpb"].mean()
-    out.append(
-        f"Language models' mean bits-per-byte goes from {bpb.loc[lo]:.3f} at U = {lo}% to "
-        f"{bpb.loc[hi]:.3f} at U = {hi}% (lower is better)."
-    )
+    scored = data.dropna(subset=["bpb"])
+    if scored.empty:
+        return out
+    bpb = scored.drop_duplicates(["language", "level"]).groupby("level")["bpb"].mean()
+    if lo in bpb.index and hi in bpb.index:
+        n_scored, n_all = scored["language"].nunique(), data["language"].nunique()
+        of = "" if n_scored == n_all else f" ({n_scored} of {n_all} scored)"
+        out.append(
+            f"Language models' mean bits-per-byte{of} goes from {bpb.loc[lo]:.3f} at U = {lo}% "
+            f"to {bpb.loc[hi]:.3f} at U = {hi}% (lower is better)."
+        )
     return out
+
+
+def unscored_sentences(language: pd.DataFrame) -> list[str]:
+    """One sentence per language model without bits-per-byte, with the reason the study
+    stored (``bpb_missing``): it is left out of every bits-per-byte number and figure.
+
+    >>> lang = pd.DataFrame({"language": ["m/gpt", "m/bert"], "bpb_missing": ["", "no head"]})
+    >>> print(unscored_sentences(lang)[0][:44])
+    No bits-per-byte for bert: no head. It is le
+    """
+    if "bpb_missing" not in language.columns:
+        return []
+    short = vf.short_names(list(dict.fromkeys(language["language"])))
+    why = language[language["bpb_missing"].fillna("") != ""].drop_duplicates("language")
+    return [
+        f"No bits-per-byte for {short[r.language]}: {r.bpb_missing}. It is left out of every "
+        "bits-per-byte number, figure and correlation (its alignments are still shown)."
+        for r in why.itertuples()
+    ]
 
 
 def run_size(
@@ -210,7 +235,7 @@ def write_vl_report(
         data = vf.joined(alignments, language, bpb)
         perf = vf.performance_correlations(data, n_boot)
         summary = summary_by_level(data, perf, method)
-        sentences = findings(data, trends, method)
+        sentences = findings(data, trends, method) + unscored_sentences(language)
     csvs = {"vl_summary": summary, "vl_trends": trends, "vl_performance_correlations": perf}
     for name, frame in csvs.items():
         if frame is not None:
