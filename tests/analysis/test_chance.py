@@ -6,11 +6,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from tests.analysis.conftest import synthetic_alignments, synthetic_models, write_run
 
 from alignlab.analysis import chance as ch
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis.report import write_report
+
+from .conftest import synthetic_alignments, synthetic_models, write_run
 
 
 def with_null(alignments: pd.DataFrame, chance_of_u, aligned_below: int, seed: int = 0):

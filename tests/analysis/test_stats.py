@@ -158,3 +158,20 @@ def test_median_ci():
     assert 0.2 <= m.low <= m.value <= m.high <= 0.9
     assert median_ci([None]).value is None and str(median_ci([])) == "undefined: no values (n = 0)"
     assert median_ci([0.5]).low is None
+
+
+def test_bonett_wright_interval_closed_form_and_widening():
+    import math
+
+    from alignlab.stats import Correlation, bonett_wright_interval
+
+    # r = 0, n = 28: z +- 1.96 * sqrt(1 / 25), exactly tanh(0.392) either side
+    r = bonett_wright_interval(Correlation("spearman", 0.0, -0.1, 0.1, 28), ci=0.95)
+    assert math.isclose(r.high, math.tanh(1.959964 * 0.2), rel_tol=1e-5)
+    assert math.isclose(r.low, -r.high)
+    # a bootstrap bound already wider is kept
+    wide = bonett_wright_interval(Correlation("spearman", 0.0, -0.9, 0.9, 28), ci=0.95)
+    assert (wide.low, wide.high) == (-0.9, 0.9)
+    # undefined correlations pass through
+    none = Correlation("spearman", None, None, None, 2, "fewer than 3 points")
+    assert bonett_wright_interval(none) == none

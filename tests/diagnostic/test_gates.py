@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignlab.stats import correlation
+from alignlab.stats import bonett_wright_interval, correlation
 from alignlab.studies.diagnostic.pipeline import DiagnosticSettings
 from alignlab.studies.diagnostic.result import summarize
 from alignlab.studies.diagnostic.verdict import INCONCLUSIVE, NO_ALIGNMENT, TRACKS
@@ -73,8 +73,10 @@ def test_intervals_are_corrected_for_every_direction_and_metric():
     d = result.directions[0]
     assert any("98.75% coverage" in c and "0.0125" in c for c in d.caveats)
     ours = models[models.modality == 1]
-    expected = correlation(ours.align_unbiased_cka, ours.test_score, "spearman", n_boot=400,
-                           ci=1 - 0.05 / 4, seed=SETTINGS.seed)  # fmt: skip
+    boot = correlation(ours.align_unbiased_cka, ours.test_score, "spearman", n_boot=400,
+                       ci=1 - 0.05 / 4, seed=SETTINGS.seed)  # fmt: skip
+    expected = bonett_wright_interval(boot, 1 - 0.05 / 4)
+    assert expected.low <= boot.low and expected.high >= boot.high
     assert d.metrics[0].spearman == expected
     one = summarize(models, SETTINGS, "classification", (0, 1), ("x1", "x2"), data, 0.0)
     narrow, wide = one.directions[0].metrics[0].spearman, d.metrics[0].spearman
@@ -85,3 +87,14 @@ def test_too_few_permutations_for_the_corrected_level_are_refused():
     with pytest.raises(ValueError, match="null_permutations = 20 cannot show alignment above "
                        "chance at the corrected level 0.0125.*use 79 or more"):  # fmt: skip
         DiagnosticSettings(null_permutations=20)
+
+
+def test_a_borderline_correlation_of_few_models_does_not_track():
+    """rho = 0.50 over 24 models with a bootstrap interval just above 0 (the shape of a false
+    "tracks" at U = 7): the Bonett-Wright interval at the corrected level reaches 0."""
+    from alignlab.stats import Correlation
+    from alignlab.studies.diagnostic.verdict import classify
+
+    boot = Correlation("spearman", 0.50, 0.03, 0.80, 24)
+    assert classify(boot) == TRACKS
+    assert classify(bonett_wright_interval(boot, 1 - 0.05 / 4)) != TRACKS
