@@ -38,6 +38,8 @@ def test_run_status_and_report(tmp_path):
     result = runner.invoke(app, ["status", str(run_dir)])
     assert result.exit_code == 0, result.output
     assert "train: 8 / 8 jobs done" in result.output and "finished" in result.output
+    said = " ".join(result.output.split())
+    assert f"finished; next: see the results with `alignlab report {run_dir}`" in said
 
     # the same directory with another spec: one-line error, exit 2, nothing written
     before = sorted(p.name for p in (run_dir / "jobs" / "train").iterdir())

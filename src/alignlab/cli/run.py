@@ -235,14 +235,10 @@ def status(run_dir: Path = typer.Argument(..., help="Run directory.")) -> None:
         console.print(f"  {phase}: {done} / {'?' if total is None else total} jobs done")
     for problem in st.problems:
         console.print(f"  [red]unreadable table:[/] {problem}", highlight=False)
-    if st.finished:
-        console.print(f"finished: tables written; see them with `alignlab report {run_dir}`")
-    else:
-        console.print(
-            f"not finished: run the same `alignlab run {st.study} {run_dir} ...` command again "
-            "to resume (stored jobs are skipped)",
-            highlight=False,
-        )
+    if st.running:
+        console.print("running: another process is working in this directory now")
+    state = "finished" if st.finished else "not finished"
+    console.print(f"{state}; next: {st.next_step}", highlight=False)
 
 
 def demo(
