@@ -27,6 +27,9 @@ def test_cli_runs_a_mosi_pickle_end_to_end(mosi_pickle, tmp_path):
     assert result.exit_code == 0, result.output
     for words in ("Table 1 (mosi)", "vision", "text", "-0.336", "report: alignlab report"):
         assert words in result.output
+    said = " ".join(result.output.split())
+    assert "smoke test, not evidence: 4 models per correlation (fewer than 20)" in said
+    assert "mosi: dataset mosi" in said and "normalization release" in said  # data, at start
     report = runner.invoke(app, ["report", str(tmp_path / "run")])
     assert report.exit_code == 0, report.output
 
