@@ -167,12 +167,16 @@ def survival_sentence(raw: pd.DataFrame, calibrated: pd.DataFrame, method: str) 
 
 
 def chance_findings(
-    alignments: pd.DataFrame, points: fd.Points, maxima: pd.DataFrame, n_boot: int = 1000
+    alignments: pd.DataFrame,
+    points: fd.Points,
+    maxima: pd.DataFrame,
+    n_boot: int = 1000,
+    withheld: str | None = None,
 ) -> tuple[list[str], pd.DataFrame | None]:
     """The report's chance sentences and per-U chance table (:func:`chance_by_u`) for the
     metric and depth of ``points``; ``maxima`` is :func:`~alignlab.analysis.figure_data.
     max_alignment` of ``points``. A run without a null gets one sentence saying so and no
-    table."""
+    table. ``withheld`` (a reason) leaves out the calibrated relation to performance."""
     rows = chance_rows(alignments, points)
     if rows is None:
         return [
@@ -187,7 +191,7 @@ def chance_findings(
         raw = fd.max_trends(maxima, over=t.U, by=t.DPHI, n_boot=n_boot)
         cal = fd.max_trends(calibrated, over=t.U, by=t.DPHI, n_boot=n_boot)
         said.append(survival_sentence(raw, cal, "spearman"))
-    if t.PERF2 in cal_points.frame.columns:
+    if t.PERF2 in cal_points.frame.columns and not withheld:
         from alignlab.analysis.narrative import RELATIONS, relation_sentence, summary_by_u
 
         correlations = fd.correlation_table(cal_points, n_boot=n_boot)

@@ -78,6 +78,12 @@ def _trend_sentence(trends: pd.DataFrame, level: str, thing: str, over: str) -> 
         key = "undefined" if pd.isna(row.value) else _direction(row.low, row.high)
         dirs[key].append(str(getattr(row, level)))
     total, name = len(s), names[level]
+    if len(dirs["undefined"]) == total:
+        reason = s["reason"].dropna().iloc[0] if s["reason"].notna().any() else "undefined"
+        return (
+            f"Maximum alignment against {thing}: undefined at every {name} ({reason}: a trend "
+            f"needs 3 or more {names[over]} levels)."
+        )
     if len(dirs["down"]) == total or len(dirs["up"]) == total:
         verb = "falls" if dirs["down"] else "rises"
         head = f"Maximum alignment {verb} with {thing} at every {name} ({total} of {total})"
@@ -176,14 +182,22 @@ def run_size_sentence(frame: pd.DataFrame) -> str:
         "indicative only."
 
 
+PERFORMANCE_RELATIONS = ("ap_spearman", "dp_spearman")  # rank models by their test accuracy
+
+
 def findings(
     points: fd.Points,
     maxima: pd.DataFrame,
     summary: pd.DataFrame,
     n_boot: int = 1000,
     spec_uniqueness: list[int] | None = None,
+    withheld: str | None = None,
 ) -> list[str]:
-    """Sentences stating what the data shows, each computed from the numbers."""
+    """Sentences stating what the data shows, each computed from the numbers.
+
+    ``withheld`` (a reason, e.g. that the modality-2 models are undertrained) replaces the
+    relations that rank models by performance (:data:`PERFORMANCE_RELATIONS`) with a sentence
+    saying why they are not stated."""
     f = points.frame
     us = sorted(f[t.U].unique())
     out = [
@@ -212,5 +226,8 @@ def findings(
         out.append(_trend_sentence(trend_dphi, t.U, "heterogeneity", t.DPHI))
     if "ap_spearman" in summary.columns:
         for column, y, x, how in RELATIONS:
-            out.append(relation_sentence(summary, column, y, x, how))
+            if withheld and column in PERFORMANCE_RELATIONS:
+                out.append(f"Not stated: whether {y.lower()} tracks {x}, because {withheld}.")
+            else:
+                out.append(relation_sentence(summary, column, y, x, how))
     return out

@@ -22,6 +22,7 @@ from alignlab._io import remove_temporary
 from alignlab.analysis import chance as ch
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
+from alignlab.analysis.convergence import convergence_summary, undertrained_modalities
 from alignlab.analysis.figures import RenderedFigure, render_figures
 from alignlab.analysis.narrative import findings, summary_by_u
 from alignlab.analysis.page import (
@@ -203,11 +204,14 @@ def write_report(
             notes.append(f"no {t.PERF2} column: the performance correlations are left out")
         maxima = fd.max_alignment(points)
         summary = summary_by_u(points, correlations, n_boot=n_boot)
-        sentences = findings(points, maxima, summary, n_boot, _spec_uniqueness(run.spec_text))
-        said, chance_table = ch.chance_findings(run.alignments, points, maxima, n_boot)
+        warnings, withheld, convergence = _convergence(run.models)
+        sentences = findings(points, maxima, summary, n_boot, _spec_uniqueness(run.spec_text),
+                             withheld)  # fmt: skip
+        sentences[2:2] = warnings  # right after what was run and its size
+        said, chance_table = ch.chance_findings(run.alignments, points, maxima, n_boot, withheld)
         sentences += said
         tables = {"summary": _flat(summary), "maxima": maxima, "correlations": correlations,
-                  "chance": chance_table}  # fmt: skip
+                  "chance": chance_table, "convergence": convergence}  # fmt: skip
         for name, frame in tables.items():
             if frame is not None:
                 _atomic_write(out / "tables" / f"{name}.csv", frame.to_csv(index=False).encode())
@@ -217,6 +221,23 @@ def write_report(
     index = out / "index.html"
     _atomic_write(index, page.encode())
     return index
+
+
+def _convergence(models: pd.DataFrame | None) -> tuple[list[str], str | None, pd.DataFrame | None]:
+    """The convergence warnings of the models table, the reason to withhold the findings that
+    rank models by accuracy (None when modality 2 finished learning), and the per-depth table
+    (:mod:`alignlab.analysis.convergence`); nothing for a table without best epochs."""
+    if models is None or not {"best_epoch", "epochs", "best_is_last", "diverged", "depth",
+                              "modality"} <= set(models.columns):  # fmt: skip
+        return [], None, None
+    table, warnings = convergence_summary(models)
+    withheld = None
+    if "x2" in undertrained_modalities(table):
+        withheld = (
+            "the modality-2 models had not finished learning (see the warning above): a deeper "
+            "encoder learns more slowly, so their accuracies rank training time, not ability"
+        )
+    return warnings, withheld, table
 
 
 def _chance_display(table: pd.DataFrame) -> pd.DataFrame:
