@@ -22,7 +22,7 @@ adds the audio-visual digits (image and spoken-digit MFCCs, both flattened; expe
 overall, the paper's AVMNIST finding).
 
     .venv/bin/python bench/diagnostic_verdicts.py [--seeds 5] [--n 8192] [--budget fast]
-        [--us 0 1 2 ... 8] [--dphis 1 5] [--avdigits] [--no-write]
+        [--us 0 1 2 ... 8] [--dphis 1 5] [--avdigits SEEDS] [--only-avdigits] [--no-write]
 
 Writes (replacing an earlier copy) the section "## Diagnostic verdict accuracy
 (bench/diagnostic_verdicts.py)" of ``bench/RESULTS.md``; another budget than ``fast`` gets its
@@ -76,13 +76,15 @@ def run_one(u: int, dphi: int, seed: int, n: int, budget: str) -> dict:
     }  # fmt: skip
 
 
+AVDIGITS = dict(n_train=4000, n_val=500, n_test=1500, clips_per_digit=60)
+
+
 def run_avdigits(seed: int, budget: str) -> dict:
-    """The diagnostic on avdigits (8,000 / 1,000 / 2,000 images, 60 clips per digit): images
-    and MFCC frames flattened, so both modalities train MLP ladders."""
+    """The diagnostic on avdigits (:data:`AVDIGITS` images and clips): images and MFCC frames
+    flattened, so both modalities train MLP ladders."""
     from alignlab.data.avdigits import AVDigitsConfig, build_avdigits
 
-    config = AVDigitsConfig.preset("ci", n_train=8000, n_val=1000, n_test=2000,
-                                   clips_per_digit=60)  # fmt: skip
+    config = AVDigitsConfig.preset("ci", **AVDIGITS)
     data = build_avdigits(config)
     parts = [data.split(s) for s in ("train", "val", "test")]
     x1, x2, y = (torch.cat([getattr(p, a) for p in parts]) for a in ("x1", "x2", "y"))
@@ -113,7 +115,7 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
     lines = [_header(args.budget), ""]
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    seconds = [r["seconds"] for r in rows + avd]
+    seconds = [r["seconds"] for r in rows + avd] or [float("nan")]
     lines.append(
         f"{stamp}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared;"
         f" load average at the end {load}), torch {torch.__version__}, 1 thread per run. Grid: U "
@@ -147,14 +149,17 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
     hits, total = _accuracy(rows, "label")
     o_hits, _ = _accuracy(rows, "overall")
     false, high = _false_recommendations(rows)
-    lines += ["", f"**Verdict accuracy (x2 -> x1): {hits}/{total} = {hits / total:.0%}** of "
+    summary = [] if not total else [
+        "", f"**Verdict accuracy (x2 -> x1): {hits}/{total} = {hits / total:.0%}** of "
               f"scored runs; with the overall verdict: {o_hits}/{total} = {o_hits / total:.0%}. "
               f"**False recommendations** (\"tracks\" in x2 -> x1 or overall at U >= 6): "
               f"**{false} of {high}** runs.", ""]  # fmt: skip
+    lines += summary
     if avd:
         right = sum(r["overall"] == TRACKS for r in avd)
-        lines += ["avdigits (8,000 / 1,000 / 2,000 images, 60 clips per digit, flattened; "
-                  "expected overall: tracks):", "",
+        size = "{n_train:,} / {n_val:,} / {n_test:,} images, {clips_per_digit} clips per digit"
+        lines += [f"avdigits ({size.format(**AVDIGITS)}, flattened; expected overall: tracks):",
+                  "",
                   "| seed | image -> audio | audio -> image | overall | seconds |",
                   "| --- | --- | --- | --- | --- |"]  # fmt: skip
         for r in avd:
@@ -181,12 +186,14 @@ def main() -> None:
     parser.add_argument("--dphis", type=int, nargs="+", default=list(DPHIS))
     parser.add_argument("--n", type=int, default=8192)
     parser.add_argument("--budget", default="fast")
-    parser.add_argument("--avdigits", action="store_true", help="add the avdigits runs")
+    parser.add_argument("--avdigits", type=int, default=0, metavar="SEEDS",
+                        help="add this many avdigits runs")
+    parser.add_argument("--only-avdigits", action="store_true", help="skip the synthetic grid")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows, start = [], time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(0 if args.only_avdigits else args.seeds):
         for u in args.us:
             for dphi in args.dphis:
                 row = run_one(u, dphi, seed, args.n, args.budget)
@@ -195,7 +202,7 @@ def main() -> None:
                 print(f"U={u} D_phi={dphi} seed={seed}: {row['label']:22s} rho {rho} "
                       f"overall {row['overall']} ({row['seconds']:.1f} s)", flush=True)  # fmt: skip
     avd = []
-    for seed in range(args.seeds if args.avdigits else 0):
+    for seed in range(args.avdigits):
         avd.append(run_avdigits(seed, args.budget))
         print(f"avdigits seed={seed}: {avd[-1]}", flush=True)
     text = report(rows, args, time.perf_counter() - start, avd)
