@@ -127,11 +127,12 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
               "U in {0, 1, 2}; **not tracks** for U in {6, 7, 8}; U in {3, 4, 5} is the "
               "transition and is not scored. Scored: direction x2 -> x1 (the transformed "
               "modality's encoders aligned to modality 1's best model); its verdict is gated "
-              "(inconclusive / no alignment emerges) and uses both metrics with Bonferroni-"
-              "corrected intervals.", ""]  # fmt: skip
+              "(inconclusive / no alignment emerges), with intervals Bonferroni-corrected for "
+              "2 directions x 2 metrics; the verdict metric is unbiased CKA, mutual kNN's is "
+              "counted beside it.", ""]  # fmt: skip
     lines.append(f"| U | D_phi | verdicts x2 -> x1 ({SHORT}) | median rho (CKA) | expected "
-                 "| correct | overall = tracks |")  # fmt: skip
-    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+                 "| correct | overall = tracks | mutual kNN = tracks |")  # fmt: skip
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for u in us:
         for dphi in dphis:
             cell = [r for r in rows if r["u"] == u and r["dphi"] == dphi]
@@ -142,9 +143,10 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
             correct = "-" if u not in EXPECT else f"{right}/{len(cell)}"
             overall = sum(r["overall"] == TRACKS for r in cell)
             median = f"{np.median(rhos):.2f}" if rhos else "-"
+            knn = sum(r["knn"] == TRACKS for r in cell)
             lines.append(
                 f"| {u} | {dphi} | {' / '.join(map(str, counts))} | {median} | {expected} | "
-                f"{correct} | {overall}/{len(cell)} |"
+                f"{correct} | {overall}/{len(cell)} | {knn}/{len(cell)} |"
             )
     hits, total = _accuracy(rows, "label")
     o_hits, _ = _accuracy(rows, "overall")
@@ -200,7 +202,8 @@ def main() -> None:
                 rows.append(row)
                 rho = "undefined" if row["rho"] is None else f"{row['rho']:+.2f}"
                 print(f"U={u} D_phi={dphi} seed={seed}: {row['label']:22s} rho {rho} "
-                      f"overall {row['overall']} ({row['seconds']:.1f} s)", flush=True)  # fmt: skip
+                      f"overall {row['overall']} ({row['seconds']:.1f} s) knn {row['knn']}",
+                      flush=True)  # fmt: skip
     avd = []
     for seed in range(args.avdigits):
         avd.append(run_avdigits(seed, args.budget))
