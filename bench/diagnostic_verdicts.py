@@ -36,10 +36,10 @@ import datetime
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _results import RESULTS, write_section
 
 from alignlab.data.synthetic import SyntheticConfig, build_synthetic
 from alignlab.studies.diagnostic.pipeline import DiagnosticSettings, diagnose
@@ -53,7 +53,6 @@ from alignlab.studies.diagnostic.verdict import (
 )
 
 HEADER = "## Diagnostic verdict accuracy (bench/diagnostic_verdicts.py)"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 US, DPHIS = tuple(range(9)), (1, 5)
 EXPECT = {0: True, 1: True, 2: True, 6: False, 7: False, 8: False}  # U -> expected "tracks"
 LABELS = (TRACKS, NO_RELATION, INCONCLUSIVE, NO_ALIGNMENT, ANTI, TOO_FEW)
@@ -169,16 +168,6 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
                          f"{r['overall']} | {r['seconds']:.0f} |")  # fmt: skip
         lines += ["", f"avdigits: overall \"tracks\" in {right} of {len(avd)} runs.", ""]
     return "\n".join(lines)
-
-
-def write_section(text: str, header: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, or append it; read just before writing."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if f"{header}\n" in old:
-        start = old.index(f"{header}\n")
-        nxt = old.find("\n## ", start + len(header))
-        old = old[:start] + (old[nxt + 1 :] if nxt >= 0 else "")
-    RESULTS.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
 
 
 def main() -> None:

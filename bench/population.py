@@ -36,11 +36,11 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _results import RESULTS, write_section
 
 from alignlab.models import PopulationMLP, plain_mlp
 from alignlab.train import PAPER_LRS, PAPER_WDS, TrainConfig, hyperparameter_grid, train_population
@@ -48,7 +48,6 @@ from alignlab.train import PAPER_LRS, PAPER_WDS, TrainConfig, hyperparameter_gri
 N_TRAIN, N_VAL, N_FEATURES, N_CLASSES, WIDTH = 45_875, 9_830, 12, 4, 12
 DEPTHS, EPOCHS, BATCH = range(1, 11), 5, 512
 DATALOADER_DEPTHS = (1, 4, 7, 10)
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Population training (bench/population.py)"
 GPU_SECONDS_PER_OP = 10e-6  # assumed eager launch + dispatch cost of one small op on a GPU
 SWEEP = {  # the paper-scale synthetic sweep (PROTOCOL.md): models and epochs
@@ -379,19 +378,6 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it); others are kept."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        head, rest = current.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        current = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -421,7 +407,7 @@ def main() -> None:
         )
     text = report(results)
     if not args.no_write:
-        write_section(text)
+        write_section(text, HEADING)
         print(f"wrote {RESULTS}", file=sys.stderr)
     print(text)
 

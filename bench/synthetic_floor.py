@@ -22,15 +22,14 @@ import argparse
 import datetime
 import os
 import time
-from pathlib import Path
 
 import torch
+from _results import write_section
 
 from alignlab.models import PopulationMLP
 from alignlab.train._step import loss_and_grad
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Population step against its floor (bench/synthetic_floor.py)"
 N_TRAIN, WIDTH, N_FEATURES, N_CLASSES, BATCH = 45_875, 12, 12, 4, 512
 
@@ -150,19 +149,6 @@ def report(r: dict, members: int, depth: int, load: tuple) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it); others are kept."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        head, rest = current.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        current = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100)
@@ -177,7 +163,7 @@ def main() -> None:
     text = report(r, args.members, args.depth, (before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, HEADING)
 
 
 if __name__ == "__main__":

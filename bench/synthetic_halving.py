@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _results import write_section
 
 from alignlab.experiments import ExecutorConfig, run_study
 from alignlab.studies.synthetic import SyntheticStudySpec
 from alignlab.studies.synthetic.study import rung_epochs
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = (
     "## Synthetic study: successive halving against the full grid (bench/synthetic_halving.py)"
 )
@@ -170,19 +170,6 @@ def report(results: dict, table: pd.DataFrame, spec: SyntheticStudySpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it); others are kept."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        head, rest = current.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        current = head.rstrip("\n") + "\n\n" + text + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs1", type=int, default=16)
@@ -199,7 +186,7 @@ def main() -> None:
     text = report(results, table, spec)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, HEADING)
 
 
 if __name__ == "__main__":
