@@ -155,9 +155,10 @@ def survival_sentence(raw: pd.DataFrame, calibrated: pd.DataFrame, method: str) 
         verdict = "partly survives calibration"
     elif raw_falls:
         verdict = "does not survive calibration"
+    elif cal_falls:
+        verdict = "appears only after calibration"
     else:
-        verdict = "is not shown on raw alignment, and calibration does not change that" if not \
-            cal_falls else "appears only after calibration"
+        verdict = "is not shown on raw alignment, and calibration does not change that"
     return (
         f"\"Maximum alignment falls with uniqueness\" {verdict}: on raw scores it falls "
         f"(interval below 0) at D_phi in {raw_falls or 'none'} of {total}; on calibrated "

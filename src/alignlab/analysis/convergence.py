@@ -17,6 +17,7 @@ import pandas as pd
 UNDERTRAINED_SHARE = (
     0.2  # more selected members than this peaking at the last epoch: still improving
 )
+REQUIRED = ("modality", "depth", "best_epoch", "epochs", "best_is_last", "diverged")
 COLUMNS = [
     "modality",
     "depth",
@@ -67,8 +68,7 @@ def convergence_summary(
     >>> "(50% at depth 1, 100% at depth 10, of 12 epochs)" in warnings[0]
     True
     """
-    needed = ["modality", "depth", "best_epoch", "epochs", "best_is_last", "diverged"]
-    missing = [c for c in needed if c not in models.columns]
+    missing = [c for c in REQUIRED if c not in models.columns]
     if missing:
         raise ValueError(f"convergence needs the models table's columns {missing}; it lacks them")
     if not 0 <= threshold < 1:

@@ -22,7 +22,7 @@ from alignlab._io import remove_temporary
 from alignlab.analysis import chance as ch
 from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
-from alignlab.analysis.convergence import convergence_summary, undertrained_modalities
+from alignlab.analysis.convergence import REQUIRED, convergence_summary, undertrained_modalities
 from alignlab.analysis.figures import RenderedFigure, render_figures
 from alignlab.analysis.narrative import findings, summary_by_u
 from alignlab.analysis.page import (
@@ -227,8 +227,7 @@ def _convergence(models: pd.DataFrame | None) -> tuple[list[str], str | None, pd
     """The convergence warnings of the models table, the reason to withhold the findings that
     rank models by accuracy (None when modality 2 finished learning), and the per-depth table
     (:mod:`alignlab.analysis.convergence`); nothing for a table without best epochs."""
-    if models is None or not {"best_epoch", "epochs", "best_is_last", "diverged", "depth",
-                              "modality"} <= set(models.columns):  # fmt: skip
+    if models is None or not set(REQUIRED) <= set(models.columns):
         return [], None, None
     table, warnings = convergence_summary(models)
     withheld = None

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from alignlab.cli._common import console, err_console, out_path, user_errors
 
@@ -73,19 +72,19 @@ def run_named_study(
     console.print(f"{run_dir}: ran {ran} job(s) now, in {outcome.seconds:.1f} s", highlight=False)
     for line in entry.summary(outcome.tables):
         console.print(line, highlight=False, markup=False)
-    for line in _size_lines(study, outcome):
+    resolved = outcome.prepared.spec or spec  # the spec the run saved
+    for line in _size_lines(study, outcome, resolved.model_dump(mode="json")):
         console.print(line, highlight=False, markup=False)
     console.print(f"report: alignlab report {run_dir}", highlight=False)
 
 
-def _size_lines(study: str, outcome) -> list[str]:
+def _size_lines(study: str, outcome, spec: dict) -> list[str]:
     """The report's verdict on the run's size, in the terminal too (MultiBench: whether
     Table 1 is a smoke test)."""
     if study != "multibench" or "table1" not in outcome.tables:
         return []
     from alignlab.analysis.multibench_report import run_size
 
-    spec = yaml.safe_load((outcome.run_dir / "spec.yaml").read_text()) or {}
     tables = outcome.tables
     _, limits, caveats = run_size(tables["table1"], tables.get("models"), tables.get("alignments"),
                                   spec)  # fmt: skip

@@ -203,8 +203,8 @@ def performance_noise(
     )
     out["distinct"] = True
     finite = perf[np.isfinite(perf)]
+    p = float(np.clip(finite.mean(), 0, 1)) if finite.size else 0.0
     if finite.size > 1:
-        p = float(np.clip(finite.mean(), 0, 1))
         out["spread"] = float(finite.std(ddof=1))
         out["standard_error"] = math.sqrt(p * (1 - p) / n_test)
     rows = parts[np.isfinite(parts).all(axis=1)] if parts.ndim == 2 else parts[:0]
@@ -216,7 +216,6 @@ def performance_noise(
         p_value = float(friedmanchisquare(*rows).pvalue)
     out.update(friedman_p=p_value, distinct=bool(p_value <= NOISE_LEVEL))
     if not out["distinct"] and out["spread"]:
-        p = float(np.clip(finite.mean(), 0, 1))
         out["samples_needed"] = math.ceil(p * (1 - p) / out["spread"] ** 2 / test_fraction)
     return out
 
@@ -314,7 +313,9 @@ def _direction(
         f"intervals have {ci:.2%} coverage and the null level is {alpha:.4g}: {s.ci:.0%} "
         f"corrected for {2 * len(s.metrics)} tests (2 directions x {len(s.metrics)} metrics)"
     )
-    head = _headline(results)
+    # the first metric's verdict is the direction's: letting any metric's "tracks" stand for it
+    # recommended alignment at U = 6 on the verdict benchmark (mutual kNN alone)
+    head = results[0].verdict
     for m in results:
         if m.verdict.label != head.label:
             caveats.append(f"{m.metric} gives '{m.verdict.label}' ({m.verdict.evidence})")
@@ -333,14 +334,6 @@ def _direction(
         caveats=tuple(caveats),
         performance_noise=noise,
     )
-
-
-def _headline(results: list[MetricResult]) -> Verdict:
-    """The direction's verdict: the first metric's (the protocol's unbiased CKA by default);
-    the others' differing verdicts are caveats. Letting any metric's "tracks" stand for the
-    direction recommended alignment at U = 6 on the synthetic benchmark (mutual kNN alone), so
-    the other metrics inform, and the correction over them keeps each one honest."""
-    return results[0].verdict
 
 
 def summarize(
