@@ -55,11 +55,11 @@ def test_every_figure_loads_and_the_summary_is_there(small_report, tmp_path):
 def test_screenshot_is_not_blank(small_report, tmp_path):
     shot = tmp_path / "shot.png"
     done = chromium(
-        tmp_path, "--window-size=1280,2000", f"--screenshot={shot}", small_report.as_uri()
+        tmp_path, "--window-size=1280,3000", f"--screenshot={shot}", small_report.as_uri()
     )
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     pixels = imread(shot)[..., :3]  # (height, width, rgb) in [0, 1]
-    assert pixels.shape[:2] == (2000, 1280)
+    assert pixels.shape[:2] == (3000, 1280)  # the findings tables come before the figures
     not_white = (pixels < 0.95).any(axis=2).mean()
     colourful = (np.ptp(pixels, axis=2) > 0.2).mean()  # the figures' colour maps
     assert not_white > 0.05 and colourful > 0.005

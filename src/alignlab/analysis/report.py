@@ -33,6 +33,7 @@ from alignlab.analysis.page import (
     _table_html,
     _write_figure_files,
 )
+from alignlab.analysis.paper_findings import findings_sentence, findings_table, paper_findings
 from alignlab.stats import Median
 
 
@@ -94,6 +95,7 @@ def _page(
     notes: list[str],
     n_boot: int,
     chance_table: pd.DataFrame | None = None,
+    paper_table: pd.DataFrame | None = None,
 ) -> str:
     title = f"alignlab report: {run.run_dir.name}"
     what = f"{points.metric}, modality-1 depth {points.depth1}" if points else "no data"
@@ -103,6 +105,16 @@ def _page(
     )
     parts.append("<h2>What the data shows</h2>")
     parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
+    if paper_table is not None:
+        parts.append("<h2>The paper's findings on this run</h2>")
+        parts.append(_table_html(paper_table, "paper-findings"))
+        parts.append(
+            '<p class="muted">Each finding of the paper\'s synthetic study checked with one '
+            "statistic and its 95% bootstrap interval (docs/synthetic.md): reproduced, partly "
+            "(the low-uniqueness part only, or some levels), not shown (an interval includes 0), "
+            "opposite, withheld (the models had not finished learning) or untestable (the run "
+            "lacks the levels).</p>"
+        )
     parts.append("<h2>Summary per uniqueness level</h2>")
     if summary is not None:
         parts.append(_summary_html(summary))
@@ -189,7 +201,7 @@ def write_report(
     run = t.load_run(run_dir)
     out = Path(out_dir).expanduser() if out_dir else run.run_dir / "report"
     notes = list(run.notes)
-    points = summary = correlations = chance_table = None
+    points = summary = correlations = chance_table = paper_table = None
     sentences: list[str] = []
     skip_all = None
     try:
@@ -210,14 +222,20 @@ def write_report(
         sentences[2:2] = warnings  # right after what was run and its size
         said, chance_table = ch.chance_findings(run.alignments, points, maxima, n_boot, withheld)
         sentences += said
+        found = paper_findings(points, maxima, correlations, n_boot, withheld)
+        sentences.insert(2 + len(warnings), findings_sentence(found))
+        paper_table = findings_table(found)
         tables = {"summary": _flat(summary), "maxima": maxima, "correlations": correlations,
-                  "chance": chance_table, "convergence": convergence}  # fmt: skip
+                  "chance": chance_table, "convergence": convergence,
+                  "paper_findings": paper_table}  # fmt: skip
         for name, frame in tables.items():
             if frame is not None:
                 _atomic_write(out / "tables" / f"{name}.csv", frame.to_csv(index=False).encode())
     figures = render_figures(points, correlations, method, skip_all)
     _write_figure_files(out, figures)
-    page = _page(run, points, summary, sentences, figures, notes, n_boot, chance_table)
+    page = _page(
+        run, points, summary, sentences, figures, notes, n_boot, chance_table, paper_table
+    )
     index = out / "index.html"
     _atomic_write(index, page.encode())
     return index

@@ -1,0 +1,270 @@
+"""The paper's synthetic findings, one by one: does this run reproduce each of them?
+
+The paper states seven findings on its synthetic data (Figures 4, 6, 7 left, centre and right, 9
+and 10). Each is checked here with one statistic and its 95% bootstrap interval, and a rule fixed
+before any run was looked at:
+
+=====================  ======================================================================
+outcome                rule
+=====================  ======================================================================
+``reproduced``         every interval the finding needs lies on the paper's side of 0 (and a
+                       "weaker at high U" part holds, see each check)
+``partly``             the low-uniqueness part holds, the rest does not (or holds at some
+                       levels only, for "at every level" findings)
+``not shown``          an interval the finding needs includes 0
+``opposite``           the main interval lies on the other side of 0
+``withheld``           the finding ranks models by accuracy and the run's modality-2 models had
+                       not finished learning (``withheld``)
+``untestable``         the run lacks what the finding needs (levels, performance)
+=====================  ======================================================================
+
+The statistics are Spearman correlations (``alignlab.stats.correlation``) or medians of them
+(``alignlab.stats.median_ci``); "the lowest U" and "the highest U" are those of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from alignlab.analysis import figure_data as fd
+from alignlab.analysis import tables as t
+from alignlab.stats import Correlation, Median, correlation, median_ci
+
+REPRODUCED, PARTLY, NOT_SHOWN, OPPOSITE, WITHHELD, UNTESTABLE = (
+    "reproduced",
+    "partly",
+    "not shown",
+    "opposite",
+    "withheld",
+    "untestable",
+)
+OUTCOMES = (REPRODUCED, PARTLY, NOT_SHOWN, OPPOSITE, WITHHELD, UNTESTABLE)
+
+
+@dataclass(frozen=True)
+class PaperFinding:
+    """One finding of the paper on this run: ``figure`` ("Figure 4"), the ``claim`` in plain
+    words, the ``outcome`` (one of :data:`OUTCOMES`) and the ``evidence`` (numbers)."""
+
+    figure: str
+    claim: str
+    outcome: str
+    evidence: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _side(low: float | None, high: float | None, sign: int) -> str:
+    """REPRODUCED when the interval lies on ``sign``'s side of 0, OPPOSITE on the other."""
+    if low is None or high is None:
+        return NOT_SHOWN
+    if (sign > 0 and low > 0) or (sign < 0 and high < 0):
+        return REPRODUCED
+    if (sign > 0 and high < 0) or (sign < 0 and low > 0):
+        return OPPOSITE
+    return NOT_SHOWN
+
+
+def _fmt(c: Correlation | Median) -> str:
+    if c.value is None:
+        return f"undefined (n = {c.n})"
+    interval = "" if c.low is None else f" [{c.low:.2f}, {c.high:.2f}]"
+    return f"{c.value:.2f}{interval} (n = {c.n})"
+
+
+def _weaker(low_u: Correlation, high_u: Correlation) -> bool:
+    """The high-U correlation is below the low-U interval (or undefined there)."""
+    return high_u.value is None or (low_u.low is not None and high_u.value < low_u.low)
+
+
+def _two_level(low_c: Correlation, high_c: Correlation, lo: int, hi: int) -> tuple[str, str]:
+    """Outcome and evidence of "positive at the lowest U, weaker at the highest"."""
+    first = _side(low_c.low, low_c.high, +1)
+    outcome = first
+    if first == REPRODUCED and not _weaker(low_c, high_c):
+        outcome = PARTLY
+    return outcome, f"ρ at U = {lo}: {_fmt(low_c)}; at U = {hi}: {_fmt(high_c)}"
+
+
+def _max_trend(maxima: pd.DataFrame, over: str, by: str, n_boot: int) -> tuple[Median, int, int]:
+    """Median over the levels of ``by`` of Spearman(``over``, max alignment); how many levels
+    fall (interval below 0) and how many have a defined correlation."""
+    trends = fd.max_trends(maxima, over=over, by=by, n_boot=n_boot)
+    rho = trends[trends["method"] == "spearman"]
+    falls = int((rho["high"] < 0).sum())
+    return median_ci(rho["value"].tolist(), n_boot=n_boot), falls, int(rho["value"].notna().sum())
+
+
+def _figure4(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
+    claim = "Maximum alignment falls as uniqueness grows (at every heterogeneity)"
+    if maxima[t.U].nunique() < 3:
+        return PaperFinding("Figure 4", claim, UNTESTABLE, "fewer than 3 uniqueness levels")
+    med, falls, n = _max_trend(maxima, t.U, t.DPHI, n_boot)
+    outcome = _side(med.low, med.high, -1)
+    evidence = f"median over D_phi of ρ(U, max alignment) {_fmt(med)}; falls at {falls} of {n}"
+    return PaperFinding("Figure 4", claim, outcome, evidence)
+
+
+def _figure10(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
+    claim = "Maximum alignment falls as heterogeneity (D_phi) grows"
+    if maxima[t.DPHI].nunique() < 3:
+        return PaperFinding("Figure 10", claim, UNTESTABLE, "fewer than 3 D_phi levels")
+    med, falls, n = _max_trend(maxima, t.DPHI, t.U, n_boot)
+    outcome = _side(med.low, med.high, -1)
+    if outcome == NOT_SHOWN and falls:
+        outcome = PARTLY
+    evidence = f"median over U of ρ(D_phi, max alignment) {_fmt(med)}; falls at {falls} of {n} U"
+    return PaperFinding("Figure 10", claim, outcome, evidence)
+
+
+def _pooled(frame: pd.DataFrame, x, y: str, n_boot: int) -> Correlation:
+    xs = x if isinstance(x, np.ndarray) else frame[x].to_numpy(float)
+    return correlation(xs, frame[y].to_numpy(float), "spearman", n_boot)
+
+
+def _figure6(f: pd.DataFrame, lo: int, hi: int, n_boot: int) -> PaperFinding:
+    claim = (
+        "At low uniqueness alignment rises with the encoder's depth relative to the transform "
+        "(D_enc - D_phi); at high uniqueness much less"
+    )
+    if f[t.DEPTH2].nunique() < 2 or lo == hi:
+        return PaperFinding("Figure 6", claim, UNTESTABLE, "one D_enc or one uniqueness level")
+
+    def rel(u: int) -> Correlation:
+        g = f[f[t.U] == u]
+        return _pooled(g, (g[t.DEPTH2] - g[t.DPHI]).to_numpy(float), t.SCORE, n_boot)
+
+    outcome, evidence = _two_level(rel(lo), rel(hi), lo, hi)
+    return PaperFinding("Figure 6", claim, outcome, "ρ(D_enc - D_phi, alignment), " + evidence)
+
+
+def _falls_with_u(
+    correlations: pd.DataFrame, kind: str, lo: int, n_boot: int, what: str
+) -> tuple[str, str]:
+    """Positive at the lowest U (median over its correlations) and falling with U (Spearman
+    between U and every correlation of ``kind``)."""
+    c = correlations[(correlations["kind"] == kind) & (correlations["method"] == "spearman")]
+    c = c.dropna(subset=["value"])
+    first = median_ci(c.loc[c[t.U] == lo, "value"].tolist(), n_boot=n_boot)
+    trend = correlation(c[t.U].to_numpy(float), c["value"].to_numpy(float), "spearman", n_boot)
+    outcome = _side(first.low, first.high, +1)
+    if outcome == REPRODUCED and _side(trend.low, trend.high, -1) != REPRODUCED:
+        outcome = PARTLY
+    evidence = (
+        f"median {what} at U = {lo}: {_fmt(first)}; ρ(U, {what}) over the {len(c)} "
+        f"correlations: {_fmt(trend)}"
+    )
+    return outcome, evidence
+
+
+CLAIM_7L = (
+    "Alignment tracks performance at low uniqueness; the correlation falls toward zero as "
+    "uniqueness grows"
+)
+CLAIM_7C = "Performance rises with encoder depth at every uniqueness level"
+CLAIM_7R = "Alignment rises with encoder depth at low uniqueness; less as uniqueness grows"
+CLAIM_9 = (
+    "With the deepest encoder, alignment and performance rise together across heterogeneity "
+    "at low uniqueness, not at high"
+)
+
+
+def _figure7_left(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFinding:
+    outcome, evidence = _falls_with_u(
+        correlations, fd.ALIGNMENT_PERFORMANCE, lo, n_boot, "ρ(alignment, accuracy)"
+    )
+    return PaperFinding("Figure 7 (left)", CLAIM_7L, outcome, evidence)
+
+
+def _figure7_centre(correlations: pd.DataFrame, n_boot: int) -> PaperFinding:
+    c = correlations[
+        (correlations["kind"] == fd.DEPTH_PERFORMANCE) & (correlations["method"] == "spearman")
+    ]
+    meds = {u: median_ci(g["value"].tolist(), n_boot=n_boot) for u, g in c.groupby(t.U)}
+    up = [u for u, m in meds.items() if _side(m.low, m.high, +1) == REPRODUCED]
+    outcome = REPRODUCED if len(up) == len(meds) else PARTLY if up else NOT_SHOWN
+    u_min, m_min = min(meds.items(), key=lambda kv: np.inf if kv[1].value is None else kv[1].value)
+    evidence = (
+        f"median ρ(depth, accuracy) above 0 at {len(up)} of {len(meds)} U; lowest at U = "
+        f"{u_min}: {_fmt(m_min)}"
+    )
+    return PaperFinding("Figure 7 (centre)", CLAIM_7C, outcome, evidence)
+
+
+def _figure7_right(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFinding:
+    outcome, evidence = _falls_with_u(
+        correlations, fd.ALIGNMENT_DEPTH, lo, n_boot, "ρ(depth, alignment)"
+    )
+    return PaperFinding("Figure 7 (right)", CLAIM_7R, outcome, evidence)
+
+
+def _figure9(f: pd.DataFrame, lo: int, hi: int, n_boot: int) -> PaperFinding:
+    deepest = f[f[t.DEPTH2] == f[t.DEPTH2].max()]
+    if deepest[t.DPHI].nunique() < 3 or lo == hi:
+        return PaperFinding("Figure 9", CLAIM_9, UNTESTABLE, "fewer than 3 D_phi levels")
+
+    def at(u: int) -> Correlation:
+        return _pooled(deepest[deepest[t.U] == u], t.SCORE, t.PERF2, n_boot)
+
+    outcome, evidence = _two_level(at(lo), at(hi), lo, hi)
+    depth = int(deepest[t.DEPTH2].iloc[0])
+    evidence = f"ρ(alignment, accuracy) of D_enc = {depth} over (D_phi, seed), {evidence}"
+    return PaperFinding("Figure 9", CLAIM_9, outcome, evidence)
+
+
+def paper_findings(
+    points: fd.Points,
+    maxima: pd.DataFrame,
+    correlations: pd.DataFrame | None,
+    n_boot: int = 1000,
+    withheld: str | None = None,
+) -> list[PaperFinding]:
+    """The paper's seven synthetic findings checked on this run, in the paper's order.
+
+    ``points``, ``maxima`` and ``correlations`` are those of the report
+    (:func:`~alignlab.analysis.figure_data.select_points`, ``max_alignment``,
+    ``correlation_table``; None without performance); ``withheld``: the reason the findings
+    that rank models by accuracy are not stated, or None.
+    """
+    f = points.frame.dropna(subset=[t.SCORE])
+    lo, hi = int(f[t.U].min()), int(f[t.U].max())
+    missing = None if correlations is not None and t.PERF2 in f.columns else "no performance"
+
+    def by_accuracy(figure: str, claim: str, check) -> PaperFinding:
+        if missing or withheld:
+            return PaperFinding(figure, claim, UNTESTABLE if missing else WITHHELD,
+                                missing or withheld)  # fmt: skip
+        return check()
+
+    return [
+        _figure4(maxima, n_boot),
+        _figure6(f, lo, hi, n_boot),
+        by_accuracy("Figure 7 (left)", CLAIM_7L, lambda: _figure7_left(correlations, lo, n_boot)),
+        by_accuracy("Figure 7 (centre)", CLAIM_7C, lambda: _figure7_centre(correlations, n_boot)),
+        _figure7_right(correlations, lo, n_boot) if correlations is not None
+        else PaperFinding("Figure 7 (right)", CLAIM_7R, UNTESTABLE, "no performance"),
+        by_accuracy("Figure 9", CLAIM_9, lambda: _figure9(f, lo, hi, n_boot)),
+        _figure10(maxima, n_boot),
+    ]
+
+
+def findings_sentence(found: list[PaperFinding]) -> str:
+    """One sentence counting the outcomes, e.g. "This run reproduces 5 of the paper's 7
+    synthetic findings (Figures 4, ...); partly: Figure 10; not shown: Figure 9."."""
+    by = {o: [f.figure for f in found if f.outcome == o] for o in OUTCOMES}
+    text = (
+        f"This run reproduces {len(by[REPRODUCED])} of the paper's {len(found)} synthetic "
+        "findings" + (f" ({', '.join(by[REPRODUCED])})" if by[REPRODUCED] else "")
+    )
+    rest = [f"{o}: {', '.join(figs)}" for o, figs in by.items() if o != REPRODUCED and figs]
+    return text + ("; " + "; ".join(rest) if rest else "") + " (table below)."
+
+
+def findings_table(found: list[PaperFinding]) -> pd.DataFrame:
+    """Columns ``figure, claim, outcome, evidence``, one row per finding."""
+    return pd.DataFrame([f.as_dict() for f in found], columns=["figure", "claim", "outcome",
+                                                                "evidence"])  # fmt: skip
