@@ -27,7 +27,7 @@ import torch
 from _results import write_section
 
 from alignlab.models import PopulationMLP
-from alignlab.train._step import loss_and_grad
+from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 
 HEADING = "## Population step against its floor (bench/synthetic_floor.py)"
@@ -56,13 +56,15 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
     opt = PopulationAdamW(flat, torch.full((members,), 1e-3), torch.zeros(members))
     active = torch.ones(members, dtype=torch.bool)
     idx = torch.stack([torch.randperm(N_TRAIN, generator=gen)[:BATCH] for _ in range(members)])
-    xb, yb = x[idx], y[idx]
+    x1 = with_ones(x)  # as train_population holds its inputs
+    xb, yb = gather_batch(x1, y, idx)
+    buffers: dict = {}
 
     def gather():
-        return x[idx], y[idx]
+        return gather_batch(x1, y, idx)
 
     def fwd_bwd():
-        loss_and_grad(model, xb, yb, "classification", grad)
+        loss_and_grad(model, xb, yb, "classification", grad, buffers)
 
     def clip():
         clip_grad_norm_per_member_(grad, 8.0)
@@ -71,8 +73,8 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
         opt.step(grad, active)
 
     def whole():
-        xg, yg = x[idx], y[idx]
-        loss = loss_and_grad(model, xg, yg, "classification", grad)
+        xg, yg = gather_batch(x1, y, idx)
+        loss = loss_and_grad(model, xg, yg, "classification", grad, buffers)
         norms = clip_grad_norm_per_member_(grad, 8.0)
         active.copy_(torch.isfinite(loss) & torch.isfinite(norms))
         grad.masked_fill_(~active[:, None], 0.0)

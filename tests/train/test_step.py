@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from alignlab.models import PopulationMLP
-from alignlab.train._step import loss_and_grad
+from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 
 
 def _autograd(model, x, y, task):
@@ -39,3 +39,31 @@ def test_loss_and_grad_match_autograd(task, shared, depth):
     loss = loss_and_grad(model, x, y, task, grad)
     assert torch.allclose(loss, ref_loss, rtol=1e-6, atol=1e-7)
     assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_reused_buffers_and_inputs_with_ones_give_autograds_gradient(shared):
+    """One buffer dict across batch sizes and populations, inputs with their ones column."""
+    gen = torch.Generator().manual_seed(5)
+    buffers: dict = {}
+    for n_members, n in ((4, 33), (4, 8), (2, 33), (4, 33)):
+        model = PopulationMLP(n_members, 6, 5, 2, 3, seeds=range(n_members))
+        with torch.no_grad():
+            model.flat.add_(0.3 * torch.randn(model.flat.shape, generator=gen))
+        shape = (n, 6) if shared else (n_members, n, 6)
+        x = torch.randn(shape, generator=gen)
+        y = torch.randint(0, 3, shape[:-1], generator=gen)
+        ref_loss, ref_grad = _autograd(model, x, y, "classification")
+        grad = torch.full_like(model.flat, float("nan"))
+        loss = loss_and_grad(model, with_ones(x), y, "classification", grad, buffers)
+        assert torch.allclose(loss, ref_loss, rtol=1e-6, atol=1e-7)
+        assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-7)
+    assert len(buffers) == 3  # one set of arrays per (members, batch size)
+
+
+def test_gather_batch_is_advanced_indexing():
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 7, generator=gen), torch.randint(0, 4, (50,), generator=gen)
+    idx = torch.randint(0, 50, (3, 20), generator=gen)[:, 2:]  # a non-contiguous slice
+    xb, yb = gather_batch(x, y, idx)
+    assert torch.equal(xb, x[idx]) and torch.equal(yb, y[idx])

@@ -19,7 +19,7 @@ from torch import Tensor
 from alignlab._device import resolve_device
 from alignlab.models.population_mlp import PopulationMLP
 from alignlab.train._checks import check_hyperparameters, check_split
-from alignlab.train._step import loss_and_grad
+from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train._tracker import MemberTracker
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 from alignlab.train.config import TrainConfig
@@ -74,6 +74,7 @@ class _Working:
         self.model, self.opt = model, opt
         self.flat = model.flat.detach()  # (P_work, n_params), shares the parameters' storage
         self.grad = torch.zeros_like(self.flat)  # (P_work, n_params), rewritten every step
+        self.buffers: dict = {}  # the step's arrays, per batch size
         n = model.n_members
         self.ids = torch.arange(n, device=self.flat.device) if ids is None else ids
         self.gens: list[torch.Generator] = []
@@ -248,6 +249,7 @@ def train_population(
     work.gens, work.track = generators, full.take(torch.arange(n_members, device=device))
 
     n, bs = x_tr.shape[0], config.batch_size
+    x_tr1 = with_ones(x_tr)  # (n, d + 1): the step reads its inputs with a column of ones
     val_history, loss_history = [], []
     epochs_done = first_epoch
 
@@ -258,16 +260,15 @@ def train_population(
         track.start_epoch()
         order = _batch_orders(n, work.gens, device)  # (1, n) shared or (P_work, n)
         if config.shared_batch_order:  # one gather per epoch, then batches are slices
-            x_ep, y_ep = x_tr[order[0]], y_tr[order[0]]  # (n, d), (n,)
+            x_ep, y_ep = x_tr1[order[0]], y_tr[order[0]]  # (n, d + 1), (n,)
         loss_sum = torch.zeros(wmodel.n_members, device=device)
         for start in range(0, n, bs):
             if config.shared_batch_order:
-                xb, yb = x_ep[start : start + bs], y_ep[start : start + bs]  # (b, d), (b,)
-            else:
-                idx = order[:, start : start + bs]  # (P_work, b)
-                xb, yb = x_tr[idx], y_tr[idx]  # (P_work, b, d), (P_work, b)
+                xb, yb = x_ep[start : start + bs], y_ep[start : start + bs]  # (b, d + 1), (b,)
+            else:  # (P_work, b, d + 1), (P_work, b)
+                xb, yb = gather_batch(x_tr1, y_tr, order[:, start : start + bs])
             b = xb.shape[-2]
-            loss = loss_and_grad(wmodel, xb, yb, config.task, grad)  # (P_work,), fills grad
+            loss = loss_and_grad(wmodel, xb, yb, config.task, grad, work.buffers)  # fills grad
             if config.grad_clip is not None:
                 norms = clip_grad_norm_per_member_(grad, config.grad_clip)
             else:
