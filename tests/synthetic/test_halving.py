@@ -8,7 +8,9 @@ import pytest
 
 from alignlab.experiments import ExecutorConfig, run_study
 from alignlab.experiments.selection import halving_survivors, select_hyperparameters
-from alignlab.studies.synthetic import SyntheticStudySpec
+from alignlab.experiments.status import run_status
+from alignlab.experiments.store import RunStore, read_plan
+from alignlab.studies.synthetic import STUDY, SyntheticStudySpec
 from alignlab.studies.synthetic.study import rung_epochs
 
 
@@ -118,3 +120,13 @@ def test_halving_selection_is_the_exact_rule_among_the_survivors(runs):
     last = halving[halving["rung"] == 2]
     assert select_hyperparameters(last, ["u", "modality"]).tolist() == last["selected"].tolist()
     assert len(runs["halving"].alignments) == len(runs["exact"].alignments) > 0
+
+
+def test_plan_counts_every_rung_of_a_halving_run(runs):
+    n_cells, n_rungs = 1 + 2, 3  # budgets 1, 2, 4 epochs for both modalities
+    for rule, expected in (("exact", n_cells), ("halving", n_cells * n_rungs)):
+        root = runs[rule].run_dir
+        assert read_plan(root)["train"] == expected == len(RunStore(root).done_keys("train"))
+        assert run_status(root).phases["train"] == (expected, expected)
+    spec = SyntheticStudySpec(**TINY, selection_rule="halving", halving_rungs=3)
+    assert STUDY.totals(spec, RunStore(runs["halving"].run_dir))["train"] == n_cells * n_rungs

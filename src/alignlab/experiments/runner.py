@@ -37,15 +37,24 @@ class RunContext:
     pool: Executor  # one pool or cluster for the whole run
     jobs_run: dict[str, int] = field(default_factory=dict)
 
-    def run_phase(self, phase: str, jobs: Sequence[Any], fn: Callable, title: str) -> list[str]:
+    def run_phase(
+        self,
+        phase: str,
+        jobs: Sequence[Any],
+        fn: Callable,
+        title: str,
+        total: int | None = None,
+    ) -> list[str]:
         """Run the jobs of ``phase`` that are not stored yet; returns every job's key in order.
 
         ``fn(job) -> (rows, tensors or None)`` runs in a worker (a module-level function, so
         it can be sent to another process); the driver stores each result as it arrives. A job
-        has ``phase``, ``key`` and, for progress lines, ``label``.
+        has ``phase``, ``key`` and, for progress lines, ``label``. ``total`` is the phase's job
+        count where ``jobs`` are only part of it (a phase run in several calls); default
+        ``len(jobs)``.
         """
         keys = [job.key for job in jobs]
-        self.record_total(phase, len(keys))
+        self.record_total(phase, len(keys) if total is None else total)
         done = self.store.done_keys(phase)
         todo = [job for job in jobs if job.key not in done]
         self.pool.run(

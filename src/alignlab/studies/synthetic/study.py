@@ -89,9 +89,8 @@ def _train_halving(
         else ["u", "modality", "dphi", "depth"]
     )
     grid = [(lr, wd) for lr in spec.lrs for wd in spec.wds]
-    budgets = {
-        m: rung_epochs(e, spec.halving_rungs) for m, e in ((1, spec.epochs1), (2, spec.epochs2))
-    }
+    budgets = _rung_budgets(spec)
+    n_train = _halving_train_jobs(spec)
     n_rungs = max(len(b) for b in budgets.values())
     alive: dict[tuple, list[tuple[float, float]]] = {}
     final: dict[tuple, TrainJob] = {}  # (u, modality, dphi, depth) -> its last rung's job
@@ -114,7 +113,8 @@ def _train_halving(
             break
         done = ctx.store.done_keys("train")
         jobs = [j if j.key in done else _with_state(ctx.store, j, previous, spec) for j in jobs]
-        ctx.run_phase("train", jobs, run_train_job, f"train populations (rung {rung + 1})")
+        title = f"train populations (rung {rung + 1})"
+        ctx.run_phase("train", jobs, run_train_job, title, total=n_train)
         previous.update({(j.u, j.modality, j.dphi, j.depth): j for j in jobs})
         rows = ctx.rows("train", [j.key for j in jobs])
         last = [j for j in jobs if j.rung == len(budgets[j.modality]) - 1]
@@ -126,6 +126,19 @@ def _train_halving(
             alive[_norm(group)] = arms
     models = _halving_table(frames, spec.selection)
     return list(final.values()), models
+
+
+def _rung_budgets(spec: SyntheticStudySpec) -> dict[int, list[int]]:
+    """Modality (1, 2) -> its rungs' epoch budgets under successive halving."""
+    pairs = ((1, spec.epochs1), (2, spec.epochs2))
+    return {m: rung_epochs(e, spec.halving_rungs) for m, e in pairs}
+
+
+def _halving_train_jobs(spec: SyntheticStudySpec) -> int:
+    """Train jobs of a halving run: every (U, modality, D_phi, depth) once per rung of its
+    modality (a rung trains the surviving settings only, but it is still one job)."""
+    budgets = _rung_budgets(spec)
+    return sum(len(budgets[job.modality]) for job in expand_train_jobs(spec))
 
 
 def _with_state(store: RunStore, job: TrainJob, previous: dict, spec: SyntheticStudySpec):
@@ -226,7 +239,11 @@ def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFram
 
 def totals(spec: SyntheticStudySpec, store: RunStore) -> dict[str, int | None]:
     return {
-        "train": len(expand_train_jobs(spec)) if spec.selection_rule == "exact" else None,
+        "train": (
+            len(expand_train_jobs(spec))
+            if spec.selection_rule == "exact"
+            else _halving_train_jobs(spec)
+        ),
         "align": len(spec.uniqueness) * len(spec.dphi),
     }
 
