@@ -35,9 +35,10 @@ def block_sizes(monkeypatch):
     seen = []
     real = engine.stream_scores
 
-    def spy(a, b, metrics, perms, rows):
+    def spy(a, b, metrics, perms, rows, tiles):
         seen.append(rows)
-        return real(a, b, metrics, perms, rows)
+        assert not tiles  # streamed: complete rows
+        return real(a, b, metrics, perms, rows, tiles)
 
     monkeypatch.setattr(engine, "stream_scores", spy)
     return seen

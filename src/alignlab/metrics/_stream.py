@@ -23,6 +23,17 @@ entry of ``x[r0:r1] @ x.T`` bit for bit as ``x @ x.T`` does (checked for float32
 4096), so mutual kNN counts equal the in-memory path's exactly. cuBLAS makes no such promise:
 on CUDA, neighbours at rounding-level ties may differ.
 
+**Tiles.** When everything fits in memory and there is no null (the engine's in-memory case),
+the pass walks only the upper block triangle of each Gram, in ``T`` row blocks ``R_i`` of
+:data:`MIN_BLOCK_ROWS` rows or more: row block ``i`` computes ``x[R_i] @ x[R_i start:].T``,
+the tiles on and right of the diagonal, ``(T + 1) / (2 T)`` of the Gram's multiply-adds in all
+(5/8 for n = 1024 in blocks of 256). The centred and U-centred kernels are symmetric, so the
+CKA-family inner products add the diagonal tiles once and the others twice. Mutual kNN and CKNNA
+need complete rows: the tiles left of the diagonal are the transposes of tiles saved by the row
+blocks above (at most about ``(L1 + L2) n^2 / 4`` values, counted in the budget). The mirror is
+exact where the row blocks are: MKL computes ``x @ x.T`` symmetric bit for bit, and each tile
+row block as the full product does (checked in ``tests/metrics/test_tiles.py``).
+
 **Shuffled pairings.** Mutual kNN and CKNNA keep each layer's ``n k`` neighbours and their
 values (``(L, n, k)``); a shuffled pairing relabels B's lists and compares them with A's,
 ``L1 L2 n k^2`` comparisons per permutation, the same counts as the in-memory null, exactly.
@@ -36,12 +47,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from alignlab.metrics._budget import human
 from alignlab.metrics._null import BLOCK_BYTES, dense_null_dots, sparse_null_dots
 from alignlab.metrics._reduce import cosine_scores, pair_dots, self_dots_fast
-from alignlab.metrics.knn import _count_dtype, _neighbour_lists
+from alignlab.metrics.knn import (
+    GROUPED_FROM,
+    _count_dtype,
+    _knn_mask_from_sim,
+    _neighbour_lists,
+)
 
 STREAMABLE = ("cka", "unbiased_cka", "mutual_knn", "cknna")
 CKA_FAMILY = ("cka", "unbiased_cka")
@@ -108,16 +125,17 @@ def _centred_rows(lay: _Layer, g, r0: int, r1: int, perm: torch.Tensor | None, o
     return kc
 
 
-def _u_rows(lay: _Layer, kc: torch.Tensor, r0: int, r1: int, perm: torch.Tensor | None, out=None):
-    """The U-centred kernel's rows from the centred kernel's, ``(h, n)`` (into ``out``)."""
-    n = kc.shape[1]
+def _u_rows(lay: _Layer, kc: torch.Tensor, r0: int, perm: torch.Tensor | None, out=None, c0=0):
+    """Entries ``[r0:r0 + h, c0:c0 + w]`` of the U-centred kernel from the centred kernel's,
+    ``kc`` of shape ``(h, w)`` (into ``out``, which may be ``kc``)."""
+    (h, w), n = kc.shape, lay.x.shape[0]
     rows = lay.rows if perm is None else lay.rows[perm]
-    shift = rows[r0:r1, None] / (n - 2)
+    shift = rows[r0 : r0 + h, None] / (n - 2)
     u = torch.sub(kc, shift, out=out) if out is not None else kc - shift
-    u -= rows[None, :] / (n - 2)
+    u -= rows[None, c0 : c0 + w] / (n - 2)
     u += lay.total / ((n - 1) * (n - 2))
-    ar = torch.arange(r1 - r0, device=u.device)
-    u[ar, ar + r0] = 0.0
+    on = torch.arange(max(r0, c0), min(r0 + h, c0 + w), device=u.device)  # diagonal entries
+    u[on - r0, on - c0] = 0.0
     return u
 
 
@@ -133,21 +151,28 @@ def block_rows(n: int, per_row: int, fixed: int, budget: int) -> int:
     return int(min(rows, n))
 
 
-def plan_rows(n, widths, metrics, dtype, null: bool, budget: int) -> int:
-    """Rows per block: ``n`` (one block, whose null uses the in-memory gathers) when there is a
-    null and everything fits ``budget``; as many rows as the budget affords when it decides;
-    and when everything would fit without a null, blocks of :data:`STACK_BYTES` per side's
-    stack (at least :data:`MIN_BLOCK_ROWS` rows): they stay in the caches and the allocator
-    reuses their memory from call to call, where one ``(L, n, n)`` stack takes fresh pages."""
+def plan_rows(n, widths, metrics, dtype, null: bool, budget: int) -> tuple[int, bool]:
+    """Rows per block and whether to walk the Gram's upper block triangle (tiles).
+
+    ``n`` rows (one block, whose null uses the in-memory gathers) when there is a null and
+    everything fits ``budget``; as many rows as the budget affords when it decides; and when
+    everything would fit without a null, tiles in row blocks of :data:`STACK_BYTES` per side's
+    stack (at least :data:`MIN_BLOCK_ROWS` rows), when the Gram tiles saved for the mirror fit
+    too: they stay in the caches and the allocator reuses their memory from call to call, where
+    one ``(L, n, n)`` stack takes fresh pages."""
     per_row, fixed, one_block = stream_cost(n, widths, metrics, dtype, null)
     if null and fixed + n * per_row + one_block <= budget:
-        return n
+        return n, False
     rows = block_rows(n, per_row, fixed, budget)
-    if not null and rows >= n:  # all would fit: cache-sized blocks instead of one
-        size = torch.empty((), dtype=dtype).element_size()
-        cap = STACK_BYTES // max(1, max(len(widths[0]), len(widths[1])) * n * size)
-        rows = min(rows, max(MIN_BLOCK_ROWS, cap))
-    return min(rows, n)
+    if null or rows < n:
+        return rows, False
+    size = torch.empty((), dtype=dtype).element_size()
+    cap = STACK_BYTES // max(1, max(len(widths[0]), len(widths[1])) * n * size)
+    rows = min(n, max(MIN_BLOCK_ROWS, cap))  # all would fit: cache-sized blocks instead of one
+    knn = any(m not in CKA_FAMILY for m in metrics)
+    layers = len(widths[0]) + len(widths[1])
+    saved = saved_tile_bytes(tile_bounds(n, rows), layers, size) if knn else 0
+    return rows, fixed + n * per_row + saved <= budget
 
 
 def stream_cost(n, widths, metrics, dtype, null) -> tuple[int, int, int]:
@@ -234,37 +259,86 @@ def _layer_rows(lay: _Layer, r0: int, r1: int, metrics, ks, need_values, out, gb
         if "cka" in metrics:
             rows["cka"] = kc
         if "unbiased_cka" in metrics:
-            rows["unbiased_cka"] = _u_rows(lay, kc, r0, r1, None, out.get("unbiased_cka"))
-    lists = {}
-    rm = g.mean(dim=1, keepdim=True) if need_values else None  # (h, 1), before the -inf
-    for k in ks:
-        idx = _neighbour_lists(g, k, r0)  # (h, k); the diagonal of g is now -inf
-        lists[k] = (idx, g.gather(1, idx) - rm if need_values else None)
-    return rows, lists
+            rows["unbiased_cka"] = _u_rows(lay, kc, r0, None, out.get("unbiased_cka"))
+    return rows, _neighbours(g, r0, ks, need_values)
 
 
-def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor, rows: int):
+@dataclass
+class _Sums:
+    """What a pass adds up. Per CKA-family metric: the pair dots ``(L1, L2)``, the norms
+    ``((L1,), (L2,))`` and the shuffled dots ``(P, L1, L2)``, float64; per ``(k, side)``: the
+    neighbour lists ``(L, n, k)`` int64 and their CKNNA values (``(L, n, k)``, else ``(L, 1,
+    1)``)."""
+
+    dots: dict
+    norms: dict
+    null: dict
+    lists: dict
+
+    def add(self, m: str, sa: torch.Tensor, sb: torch.Tensor, weight: float = 1.0) -> None:
+        """Add ``weight`` times the inner products of blocks ``(L1, ...)`` and ``(L2, ...)``."""
+        self.dots[m].add_(pair_dots(sa, sb), alpha=weight)
+        self.norms[m][0].add_(self_dots_fast(sa), alpha=weight)
+        self.norms[m][1].add_(self_dots_fast(sb), alpha=weight)
+
+
+def _empty_sums(metrics, ks, la, lb, n, n_perm, dtype, dev) -> _Sums:
+    cka = [m for m in CKA_FAMILY if m in metrics]
+    values = "cknna" in metrics
+
+    def zeros(*shape, dt=F64):
+        return torch.zeros(shape, dtype=dt, device=dev)
+
+    return _Sums(
+        dots={m: zeros(la, lb) for m in cka},
+        norms={m: (zeros(la), zeros(lb)) for m in cka},
+        null={m: zeros(n_perm, la, lb) for m in cka},
+        lists={
+            (k, s): (torch.empty((ln, n, k), dtype=torch.int64, device=dev),
+                     zeros(*((ln, n, k) if values else (ln, 1, 1)), dt=dtype))
+            for k in ks for s, ln in (("a", la), ("b", lb))
+        },
+    )  # fmt: skip
+
+
+def stream_scores(
+    a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor, rows: int, tiles: bool = False
+):
     """Per metric: raw scores ``(L1, L2)``, shuffled scores ``(P, L1, L2)`` (None without
     permutations) and the exact chance ``(L1, L2)`` (None for unbiased CKA), all float64 numpy,
     from blocks of ``rows`` samples (``rows = n``: one block, the in-memory form, whose null
-    uses the in-memory gathers). ``metrics`` maps names of :data:`STREAMABLE` to checked
-    parameters; ``perms`` is ``(P, n)``."""
+    uses the in-memory gathers), or with ``tiles`` (no permutations) from the Gram's tiles on
+    and right of the diagonal, in row blocks of ``rows`` samples or more. ``metrics`` maps
+    names of :data:`STREAMABLE` to checked parameters; ``perms`` is ``(P, n)``."""
     n, dev, dtype = a[0].shape[0], a[0].device, a[0].dtype
     la, lb, n_perm = len(a), len(b), perms.shape[0]
     ks = sorted({p["k"] for m, p in metrics.items() if m not in CKA_FAMILY})
-    cka = [m for m in CKA_FAMILY if m in metrics]
-    values = "cknna" in metrics
     fa = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in a]
     fb = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in b]
-    dots = {m: torch.zeros((la, lb), dtype=F64, device=dev) for m in cka}
-    norms = {m: (torch.zeros(la, dtype=F64, device=dev), torch.zeros(lb, dtype=F64, device=dev))
-             for m in cka}  # fmt: skip
-    null_dots = {m: torch.zeros((n_perm, la, lb), dtype=F64, device=dev) for m in cka}
-    lists = {
-        (k, s): (torch.empty((ln, n, k), dtype=torch.int64, device=dev),
-                 torch.zeros((ln, n, k) if values else (ln, 1, 1), dtype=dtype, device=dev))
-        for k in ks for s, ln in (("a", la), ("b", lb))
-    }  # fmt: skip
+    sums = _empty_sums(metrics, ks, la, lb, n, n_perm, dtype, dev)
+    if tiles and not n_perm:
+        _tile_pass(fa, fb, metrics, ks, tile_bounds(n, rows), sums)
+    else:
+        _row_pass(fa, fb, metrics, ks, perms, rows, sums)
+    out = {}
+    for m, params in metrics.items():
+        if m in CKA_FAMILY:
+            norms, null = sums.norms[m], sums.null[m]
+            out[m] = _cka_scores(m, n, sums.dots[m], norms, fa + fb, null, la, n_perm)
+        else:
+            k = params["k"]
+            lists_a, lists_b = sums.lists[k, "a"], sums.lists[k, "b"]
+            out[m] = _knn_scores(m, k, n, lists_a, lists_b, perms, rows == n, dtype)
+    return out
+
+
+def _row_pass(fa, fb, metrics, ks, perms, rows: int, sums: _Sums) -> None:
+    """Blocks of ``rows`` complete Gram rows of every layer (the last block overlapping the
+    one before), their shuffled pairings included, into ``sums``."""
+    n, dtype, dev = fa[0].x.shape[0], fa[0].x.dtype, fa[0].x.device
+    la, lb, n_perm = len(fa), len(fb), perms.shape[0]
+    cka = [m for m in CKA_FAMILY if m in metrics]
+    values = "cknna" in metrics
     side_p, relabel = _orient_perm(fa, fb, perms) if n_perm else ("a", perms)
     full = {m: (torch.empty((la, rows, n), dtype=dtype, device=dev),
                 torch.empty((lb, rows, n), dtype=dtype, device=dev)) for m in cka}  # fmt: skip
@@ -284,16 +358,11 @@ def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor,
                 for m, rows_m in blk.items():
                     if fresh:  # else written in place
                         stacks[m][s == "b"][li] = rows_m[fresh:]
-                for k, (idx, val) in lst.items():
-                    lists[k, s][0][li, done:r1] = idx[fresh:]
-                    if val is not None:
-                        lists[k, s][1][li, done:r1] = val[fresh:]
+                _store_lists(sums, s, li, done, r1, lst, fresh)
         for m, (sa, sb) in stacks.items():
-            dots[m] += pair_dots(sa, sb)
-            norms[m][0].add_(self_dots_fast(sa))
-            norms[m][1].add_(self_dots_fast(sb))
+            sums.add(m, sa, sb)
             if n_perm and rows == n:
-                null_dots[m] = dense_null_dots(sa, sb, perms)
+                sums.null[m] = dense_null_dots(sa, sb, perms)
             elif n_perm:  # the narrower side's blocks again, relabelled, once per pairing
                 facts, fixed = (fa, sb) if side_p == "a" else (fb, sa)
                 if perm_buf is None:  # one buffer for the relabelled rows of every pairing
@@ -302,21 +371,138 @@ def stream_scores(a, b, metrics: dict[str, dict[str, Any]], perms: torch.Tensor,
                     for li, lay in enumerate(facts):
                         perm_buf[li, :h] = _perm_rows(m, lay, r0, r1, relabel[t])[fresh:]
                     pd = pair_dots(perm_buf[:, :h], fixed)
-                    null_dots[m][t] += pd if side_p == "a" else pd.T
+                    sums.null[m][t] += pd if side_p == "a" else pd.T
         done = r1
-    out = {}
-    for m, params in metrics.items():
-        if m in CKA_FAMILY:
-            out[m] = _cka_scores(m, n, dots[m], norms[m], fa + fb, null_dots[m], la, n_perm)
-        else:
-            k = params["k"]
-            out[m] = _knn_scores(m, k, n, lists[k, "a"], lists[k, "b"], perms, rows == n, dtype)
-    return out
+
+
+def _store_lists(sums: _Sums, side: str, li: int, r0: int, r1: int, lists, skip: int = 0):
+    """Neighbour lists ``(h, k)`` (and values) of rows ``r0:r1`` of layer ``li``, the first
+    ``skip`` rows of the block dropped, into ``sums``."""
+    for k, (idx, val) in lists.items():
+        sums.lists[k, side][0][li, r0:r1] = idx[skip:]
+        if val is not None:
+            sums.lists[k, side][1][li, r0:r1] = val[skip:]
+
+
+def tile_bounds(n: int, rows: int) -> list[int]:
+    """Edges of ``max(1, n // rows)`` row blocks of near-equal size, each of ``rows`` or more."""
+    t = max(1, n // rows)
+    return [i * n // t for i in range(t + 1)]
+
+
+def saved_tile_bytes(bounds: list[int], layers: int, size: int) -> int:
+    """Most bytes of Gram tiles the tile pass holds for later row blocks (kNN metrics only)."""
+    h = [b1 - b0 for b0, b1 in zip(bounds, bounds[1:], strict=False)]
+    peak = max(sum(h[j] * h[c] for j in range(i + 1) for c in range(i + 1, len(h))) for i in
+               range(len(h)))  # fmt: skip
+    return layers * peak * size
+
+
+def _tile_pass(fa, fb, metrics, ks, bounds: list[int], sums: _Sums) -> None:
+    """The upper block triangle of every layer's Gram (module docstring), into ``sums``: per
+    row block, each layer's CKA-family tiles on the diagonal (weight 1) and right of it
+    (weight 2), and with kNN metrics the complete Gram rows for the neighbour lists."""
+    n, dtype, dev = fa[0].x.shape[0], fa[0].x.dtype, fa[0].x.device
+    cka = [m for m in CKA_FAMILY if m in metrics]
+    values = "cknna" in metrics
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    most = max((b1 - b0) * (n - b0) for b0, b1 in spans)  # values of a layer's tiles
+    bufs = {(m, s): torch.empty(len(f) * most, dtype=dtype, device=dev)
+            for m in cka for s, f in (("a", fa), ("b", fb))}  # fmt: skip
+    gbuf = torch.empty(max(b1 - b0 for b0, b1 in spans) * n, dtype=dtype, device=dev)
+    saved: dict = {}  # (side, layer, j, c) -> Gram tile (c, j), (h_c, h_j), until row block c
+    for i, (r0, r1) in enumerate(spans):
+        tiles = {}
+        for s, facts in (("a", fa), ("b", fb)):
+            tiles[s] = {m: _split(bufs[m, s], len(facts), r1 - r0, n - r1) for m in cka}
+            for li, lay in enumerate(facts):
+                g = _mirrored_rows(lay, bounds, i, gbuf, saved, (s, li)) if ks else None
+                if cka:
+                    slots = {m: (d[li], o[li]) for m, (d, o) in tiles[s].items()}
+                    _tile_layer(lay, g, r0, r1, slots)
+                if ks:
+                    _store_lists(sums, s, li, r0, r1, _neighbours(g, r0, ks, values))
+        for m in cka:
+            (da, oa), (db, ob) = tiles["a"][m], tiles["b"][m]
+            sums.add(m, da, db)
+            if r1 < n:
+                sums.add(m, oa, ob, 2.0)
+
+
+def _split(buf: torch.Tensor, layers: int, h: int, wo: int):
+    """Two contiguous stacks from a flat buffer: ``(L, h, h)`` and ``(L, h, wo)``."""
+    cut = layers * h * h
+    return buf[:cut].view(layers, h, h), buf[cut : cut + layers * h * wo].view(layers, h, wo)
+
+
+def _mirrored_rows(lay: _Layer, bounds, i: int, buf: torch.Tensor, saved: dict, key):
+    """Rows ``bounds[i]:bounds[i + 1]`` of the layer's Gram ``x x^T``, ``(h, n)``, in ``buf``:
+    the tiles on and right of the diagonal computed, those left of it the transposes of tiles
+    saved by earlier row blocks; the tiles right of the diagonal are saved for the row blocks
+    below. (Only the kNN metrics need the rows left of the diagonal.)"""
+    r0, r1 = bounds[i], bounds[i + 1]
+    g = buf[: (r1 - r0) * bounds[-1]].view(r1 - r0, bounds[-1])
+    torch.matmul(lay.x[r0:r1], lay.x[r0:].T, out=g[:, r0:])
+    for j in range(i):
+        g[:, bounds[j] : bounds[j + 1]] = saved.pop((*key, j, i))
+    for c in range(i + 1, len(bounds) - 1):  # saved transposed: the rows of row block c
+        saved[(*key, i, c)] = g[:, bounds[c] : bounds[c + 1]].T.contiguous()
+    return g
+
+
+def _tile_layer(lay: _Layer, g, r0: int, r1: int, out: dict) -> None:
+    """One layer's CKA-family tiles of row block ``r0:r1``: ``out`` maps each metric to its
+    ``(h, h)`` diagonal and ``(h, n - r1)`` off-diagonal tiles, written in place; from the
+    Gram rows ``g`` when given and ``w`` is set, else from the centred features."""
+    first = out.get("cka", out.get("unbiased_cka"))
+    diag, off = first
+    if g is None or lay.w is None:
+        xc = lay.x[r0:] - lay.mu  # (n - r0, d): the rows from r0 on, centred
+        h = r1 - r0
+        torch.matmul(xc[:h], xc[:h].T, out=diag)
+        torch.matmul(xc[:h], xc[h:].T, out=off)
+    else:
+        w = lay.w
+        torch.sub(g[:, r0:r1], w[r0:r1, None], out=diag).sub_(w[None, r0:r1])
+        torch.sub(g[:, r1:], w[r0:r1, None], out=off).sub_(w[None, r1:])
+    if "unbiased_cka" in out:
+        for kc, u, c0 in zip(first, out["unbiased_cka"], (r0, r1), strict=True):
+            _u_rows(lay, kc, r0, None, u, c0)
+
+
+def _neighbours(g: torch.Tensor, r0: int, ks, values: bool) -> dict:
+    """Per k the neighbour lists ``(h, k)`` of complete Gram rows ``g`` (``(h, n)``, rows from
+    sample ``r0``; its diagonal becomes -inf) and their CKNNA values ``(h, k)`` (or None)."""
+    if not ks:
+        return {}
+    rm = g.mean(dim=1, keepdim=True) if values else None  # (h, 1), before the -inf
+    g.diagonal(offset=r0).fill_(float("-inf"))
+    by_partition = g.device.type == "cpu" and g.shape[1] < GROUPED_FROM
+    lists = {}
+    for k in ks:
+        idx = _partition_sets(g, k, r0) if by_partition else _neighbour_lists(g, k, r0)
+        lists[k] = (idx, g.gather(1, idx) - rm if values else None)
+    return lists
+
+
+def _partition_sets(g: torch.Tensor, k: int, r0: int) -> torch.Tensor:
+    """The neighbour lists ``(h, k)`` of :func:`_neighbour_lists` (the same sets, increasing
+    column order) from CPU Gram rows ``(h, n)`` whose diagonal is -inf: numpy's partition
+    finds each row's k-th largest value (in about half the time of ``topk``); the entries at
+    or above it are the neighbours, unless a row has more (a tie at the k-th value), when the
+    block takes the mask rule of :func:`alignlab.metrics.knn._knn_mask_from_sim`."""
+    (h, n), a = g.shape, g.numpy()
+    kth = np.partition(a, n - k, axis=1)[:, n - k : n - k + 1]  # (h, 1): the k-th largest
+    flat = np.flatnonzero(a >= kth)  # at least k per row
+    if flat.size > h * k:
+        mask = _knn_mask_from_sim(g, k, overwrite=True, offset=r0)
+        return mask.nonzero()[:, 1].view(h, k)
+    return torch.from_numpy(flat.reshape(h, k) % n)
 
 
 def _perm_rows(m: str, lay: _Layer, r0: int, r1: int, perm: torch.Tensor) -> torch.Tensor:
     kc = _centred_rows(lay, None, r0, r1, perm)
-    return _u_rows(lay, kc, r0, r1, perm) if m == "unbiased_cka" else kc
+    return _u_rows(lay, kc, r0, perm) if m == "unbiased_cka" else kc
 
 
 def _expected(n: int, tr_a, tr_b, sum_a, sum_b) -> torch.Tensor:

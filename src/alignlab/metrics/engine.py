@@ -368,8 +368,8 @@ def align_layers(
     need = _in_memory_bytes(metric, params, n, len(a), len(b), dtype, null_permutations > 0)
     if need > budget and streamable(metric, params):
         widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-        rows = plan_rows(n, widths, {metric: params}, dtype, null_permutations > 0, budget)
-        scores = stream_scores(a, b, {metric: params}, perms, rows)[metric]
+        rows, tiles = plan_rows(n, widths, {metric: params}, dtype, null_permutations > 0, budget)
+        scores = stream_scores(a, b, {metric: params}, perms, rows, tiles)[metric]
     else:
         if need > budget and memory_budget is not None:
             raise _too_big(metric, need, budget, n)

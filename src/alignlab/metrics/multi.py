@@ -120,8 +120,8 @@ def align_layers_multi(
     scores: dict[str, Any] = {}
     if shared:
         widths = ([x.shape[1] for x in a], [x.shape[1] for x in b])
-        rows = plan_rows(n, widths, shared, dtype, null, budget)
-        scores.update(stream_scores(a, b, shared, perms, rows))
+        rows, tiles = plan_rows(n, widths, shared, dtype, null, budget)
+        scores.update(stream_scores(a, b, shared, perms, rows, tiles))
     for m, p in specs.items():
         if m in shared:
             continue

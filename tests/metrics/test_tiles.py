@@ -1,0 +1,115 @@
+"""The Gram's upper block triangle, mirrored: the in-memory scores, mutual kNN counts exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+import alignlab.metrics._stream as stream
+import alignlab.metrics.multi as multi
+from alignlab.metrics import align_layers, align_layers_multi, cka, mutual_knn
+from alignlab.metrics._stream import (
+    MIN_BLOCK_ROWS,
+    _partition_sets,
+    plan_rows,
+    stream_cost,
+    tile_bounds,
+)
+from alignlab.metrics.knn import _knn_mask_from_sim
+
+N = 1100  # row blocks of 256 rows or more: four of 275
+SHARED = {"cka": {}, "unbiased_cka": {}, "mutual_knn": {"k": 10}, "cknna": {"k": 7}}
+TOL = 1e-6  # CKA, unbiased CKA, CKNNA in float32
+
+
+def model(seed, widths, n=N, offset=0.0):
+    rng = np.random.default_rng(seed)
+    z = np.random.default_rng(5).normal(size=(n, 4))
+    return [
+        (z @ rng.normal(size=(4, w)) + rng.normal(size=(n, w)) + offset).astype(np.float32)
+        for w in widths
+    ]
+
+
+A = model(0, (20, 64, 9))
+TIES = np.random.default_rng(2).integers(0, 3, size=(N, 4)).astype(np.float32)  # many ties
+B = model(1, (30, 11)) + model(3, (7,), offset=40.0) + [TIES]  # a large mean: centred first
+
+
+@pytest.fixture
+def tiled(monkeypatch):
+    """Tiles of 256 rows or more (whatever the widths) and a record of each call's plan."""
+    monkeypatch.setattr(stream, "STACK_BYTES", 1)
+    seen = []
+    real = multi.stream_scores
+    monkeypatch.setattr(multi, "stream_scores", lambda *a: seen.append(a[4:]) or real(*a))
+    return seen
+
+
+def test_tiles_equal_the_in_memory_scores(tiled):
+    res = align_layers_multi(A, B, SHARED, device="cpu")
+    assert tiled == [(256, True)] and len(tile_bounds(N, 256)) == 5
+    for metric, params in SHARED.items():
+        ref = align_layers(A, B, metric, device="cpu", **params)  # the (n, n) stacks
+        if metric == "mutual_knn":
+            np.testing.assert_array_equal(res[metric].matrix, ref.matrix)
+        else:
+            np.testing.assert_allclose(res[metric].matrix, ref.matrix, rtol=0, atol=TOL)
+        if ref.chance is not None:
+            np.testing.assert_allclose(res[metric].chance, ref.chance, rtol=0, atol=TOL)
+
+
+def test_tiles_agree_with_the_single_pair_functions(tiled):
+    res = align_layers_multi(A, B, {"mutual_knn": {"k": 5}, "cka": {}}, device="cpu")
+    assert tiled == [(256, True)]
+    for i, j in ((0, 0), (1, 2), (2, 3)):
+        assert res["mutual_knn"].matrix[i, j] == mutual_knn(A[i], B[j], k=5)
+        assert abs(res["cka"].matrix[i, j] - cka(A[i], B[j])) < TOL
+
+
+def test_tiles_without_knn_and_in_float64(tiled):
+    res = align_layers_multi(A, B, ["cka", "unbiased_cka"], device="cpu", dtype=torch.float64)
+    assert tiled == [(256, True)]
+    for metric in ("cka", "unbiased_cka"):
+        ref = align_layers(A, B, metric, device="cpu", dtype=torch.float64)
+        np.testing.assert_allclose(res[metric].matrix, ref.matrix, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("dtype", "d"), [(torch.float32, 768), (torch.float32, 3),
+                                          (torch.float64, 1000)])  # fmt: skip
+def test_gram_tiles_round_as_the_full_product(dtype, d):
+    """The assumptions behind identical counts (true of MKL on the CPU): ``x @ x.T`` is
+    symmetric bit for bit, and each row block right of the diagonal, computed into its place
+    in a row buffer as the tile pass does, equals the full product's entries."""
+    x = torch.randn(N, d, generator=torch.Generator().manual_seed(1), dtype=dtype) + 0.5
+    full = x @ x.T
+    assert torch.equal(full, full.T)
+    bounds = tile_bounds(N, MIN_BLOCK_ROWS)
+    for r0, r1 in zip(bounds, bounds[1:], strict=False):
+        g = torch.zeros((r1 - r0, N), dtype=dtype)
+        torch.matmul(x[r0:r1], x[r0:].T, out=g[:, r0:])
+        assert torch.equal(g[:, r0:], full[r0:r1, r0:])
+
+
+def test_plan_takes_tiles_without_a_null_when_the_saved_tiles_fit():
+    widths, f32 = ([768] * 12, [1024] * 24), torch.float32
+    specs = {"mutual_knn": {"k": 10}, "cka": {}}
+    assert plan_rows(1024, widths, specs, f32, False, 10**10) == (256, True)
+    assert plan_rows(1024, widths, specs, f32, True, 10**10) == (1024, False)
+    per_row, fixed, _ = stream_cost(1024, widths, specs, f32, False)
+    assert plan_rows(1024, widths, specs, f32, False, fixed + 1024 * per_row) == (256, False)
+    assert plan_rows(1024, widths, {"cka": {}}, f32, False, fixed + 1024 * per_row)[1]
+
+
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_partition_sets_are_the_mask_sets(k):
+    """Rows by numpy's partition: the neighbour sets of the mask rule, ties included."""
+    gen = torch.Generator().manual_seed(4)
+    for x in (torch.randn(600, 20, generator=gen), torch.randint(0, 3, (600, 2), generator=gen)):
+        g = x.float() @ x.float().T
+        mask = _knn_mask_from_sim(g, k)
+        for r0 in (0, 300):
+            block = g[r0 : r0 + 300].clone()
+            block.diagonal(offset=r0).fill_(float("-inf"))
+            idx = _partition_sets(block, k, r0)
+            rebuilt = torch.zeros((300, 600), dtype=torch.bool).scatter_(1, idx, True)
+            assert torch.equal(rebuilt, mask[r0 : r0 + 300])
