@@ -2,10 +2,12 @@
 
 The synthetic sweep's population: P members (default 100: 20 (lr, wd) x 5 seeds) of depth 5,
 width 12, each with its own batch of 512 (``shared_batch_order=False``, as the study trains).
-With one torch thread, timed in the same process (best of ``--repeats``):
+With one torch thread, timed in the same process (best of ``--repeats``, the repeats of all
+the timings taken in turn so that a change of load falls on all of them):
 
 - the member-step: a whole step of ``train_population``'s loop (batch gather, forward and
-  hand-written backward, per-member clip, AdamW), divided by P;
+  hand-written backward with its buffers kept between steps, per-member clip, AdamW), divided
+  by P;
 - its parts: the gather, ``loss_and_grad``, the clip, the AdamW step;
 - the floor: only the batched products of one step, (P, 12, 12) @ (P, 12, 512) and the
   others of the forward and backward pass, into preallocated outputs, divided by P.
@@ -34,15 +36,20 @@ HEADING = "## Population step against its floor (bench/synthetic_floor.py)"
 N_TRAIN, WIDTH, N_FEATURES, N_CLASSES, BATCH = 45_875, 12, 12, 4, 512
 
 
-def best_of(fn, steps: int, repeats: int) -> float:
-    """Best mean seconds per call of ``fn`` over ``repeats`` runs of ``steps`` calls."""
-    fn()  # warm-up
-    best = float("inf")
+def best_of(fns: dict, steps: int, repeats: int) -> dict:
+    """Best mean seconds per call of each of ``fns`` (name -> callable) over ``repeats`` runs
+    of ``steps`` calls, the runs of all of them taken in turn (a change of load on a shared
+    machine then falls on every one alike, not on whichever ran last)."""
+    best = {}
+    for name, fn in fns.items():
+        fn()  # warm-up
+        best[name] = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        best = min(best, (time.perf_counter() - start) / steps)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
     return best
 
 
@@ -61,7 +68,7 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
     buffers: dict = {}
 
     def gather():
-        return gather_batch(x1, y, idx)
+        return gather_batch(x1, y, idx, buffers)
 
     def fwd_bwd():
         loss_and_grad(model, xb, yb, "classification", grad, buffers)
@@ -73,7 +80,7 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
         opt.step(grad, active)
 
     def whole():
-        xg, yg = gather_batch(x1, y, idx)
+        xg, yg = gather_batch(x1, y, idx, buffers)
         loss = loss_and_grad(model, xg, yg, "classification", grad, buffers)
         norms = clip_grad_norm_per_member_(grad, 8.0)
         active.copy_(torch.isfinite(loss) & torch.isfinite(norms))
@@ -81,14 +88,15 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
         opt.step(grad, active)
 
     products = floor_products(members, depth)
-    t = {
-        "whole": best_of(whole, steps, repeats),
-        "gather": best_of(gather, steps, repeats),
-        "loss_and_grad": best_of(fwd_bwd, steps, repeats),
-        "clip": best_of(clip, steps, repeats),
-        "adamw": best_of(adam, steps, repeats),
-        "floor": best_of(products, steps, repeats),
+    fns = {
+        "whole": whole,
+        "gather": gather,
+        "loss_and_grad": fwd_bwd,
+        "clip": clip,
+        "adamw": adam,
+        "floor": products,
     }
+    t = best_of(fns, steps, repeats)
     return {name: seconds / members for name, seconds in t.items()}
 
 
@@ -144,9 +152,11 @@ def report(r: dict, members: int, depth: int, load: tuple) -> str:
         f"{r['whole'] / r['floor']:.2f}x |",
         "",
         "The floor is the batched (P, 12, 12) @ (P, 12, 512) products of one step (forward, and "
-        "the weight and input gradients of the backward pass) into preallocated outputs; the "
-        "step adds the gather of each member's batch, the activations, the softmax, the bias "
-        "sums, the clip and AdamW, each a pass over memory.",
+        "the weight and input gradients of the backward pass) into preallocated outputs, one "
+        "activation array reused for every layer. The step's products are (P, 13, 13) @ "
+        "(P, 13, 512) (a ones row carries the bias) over one array per layer, kept for the "
+        "backward pass; it adds the gather of each member's batch, the LeakyReLU and its "
+        "gradient, the softmax, the clip and AdamW, each a pass over memory.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -155,8 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--depth", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(1)

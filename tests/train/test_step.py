@@ -65,5 +65,8 @@ def test_gather_batch_is_advanced_indexing():
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(50, 7, generator=gen), torch.randint(0, 4, (50,), generator=gen)
     idx = torch.randint(0, 50, (3, 20), generator=gen)[:, 2:]  # a non-contiguous slice
-    xb, yb = gather_batch(x, y, idx)
-    assert torch.equal(xb, x[idx]) and torch.equal(yb, y[idx])
+    buffers: dict = {}
+    for kept in (None, buffers, buffers):
+        xb, yb = gather_batch(x, y, idx, kept)
+        assert torch.equal(xb, x[idx]) and torch.equal(yb, y[idx])
+    assert len(buffers) == 1

@@ -38,12 +38,25 @@ def with_ones(x: Tensor) -> Tensor:
     return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
 
 
-def gather_batch(x: Tensor, y: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
+def gather_batch(
+    x: Tensor, y: Tensor, idx: Tensor, buffers: dict | None = None
+) -> tuple[Tensor, Tensor]:
     """Rows ``idx`` (P, b) of ``x`` (N, d) and ``y`` (N,): ``x[idx]`` (P, b, d) and ``y[idx]``
-    (P, b), by ``index_select`` (about 2.5x faster than advanced indexing on a CPU)."""
+    (P, b), by ``index_select`` (about 2.5x faster than advanced indexing on a CPU).
+
+    With ``buffers`` (a dict kept between calls, as :func:`loss_and_grad`'s) they are written
+    into arrays kept there, overwritten by the next call of the same shape.
+    """
     rows = idx.reshape(-1)
-    xb = x.index_select(0, rows).view(*idx.shape, x.shape[1])
-    return xb, y.index_select(0, rows).view(idx.shape)
+    if buffers is None:
+        return x.index_select(0, rows).view(*idx.shape, -1), y.index_select(0, rows).view_as(idx)
+    key = ("batch", tuple(idx.shape), x.shape[1], x.dtype, y.dtype, x.device)
+    if key not in buffers:
+        buffers[key] = (x.new_empty(rows.shape[0], x.shape[1]), y.new_empty(rows.shape[0]))
+    xb, yb = buffers[key]
+    torch.index_select(x, 0, rows, out=xb)
+    torch.index_select(y, 0, rows, out=yb)
+    return xb.view(*idx.shape, -1), yb.view_as(idx)
 
 
 def _layer_major_index(model: PopulationMLP, n_members: int) -> Tensor:

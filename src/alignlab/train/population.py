@@ -266,7 +266,7 @@ def train_population(
             if config.shared_batch_order:
                 xb, yb = x_ep[start : start + bs], y_ep[start : start + bs]  # (b, d + 1), (b,)
             else:  # (P_work, b, d + 1), (P_work, b)
-                xb, yb = gather_batch(x_tr1, y_tr, order[:, start : start + bs])
+                xb, yb = gather_batch(x_tr1, y_tr, order[:, start : start + bs], work.buffers)
             b = xb.shape[-2]
             loss = loss_and_grad(wmodel, xb, yb, config.task, grad, work.buffers)  # fills grad
             if config.grad_clip is not None:
