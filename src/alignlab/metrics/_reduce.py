@@ -46,15 +46,19 @@ def rescale_pow2(x: torch.Tensor) -> torch.Tensor:
 def pair_dots(stack_a: torch.Tensor, stack_b: torch.Tensor) -> torch.Tensor:
     """All inner products of flattened matrices: ``(L1, n, n), (L2, n, n) -> (L1, L2)`` float64.
 
-    Chunked: products and partial sums in the stacks' dtype, the chunks' sums in float64.
+    Chunked: products and partial sums in the stacks' dtype (one batched product over the
+    chunks), the chunks' sums in float64.
     """
     flat_a = stack_a.reshape(stack_a.shape[0], -1)  # (L1, n*n)
     flat_b = stack_b.reshape(stack_b.shape[0], -1)  # (L2, n*n)
     if flat_a.dtype == torch.float64:
         return flat_a @ flat_b.T
-    out = torch.zeros((flat_a.shape[0], flat_b.shape[0]), dtype=torch.float64, device=flat_a.device)
-    for s in range(0, flat_a.shape[1], CHUNK):
-        out += flat_a[:, s : s + CHUNK] @ flat_b[:, s : s + CHUNK].T
+    full = flat_a.shape[1] // CHUNK * CHUNK
+    out = (flat_a[:, full:] @ flat_b[:, full:].T).to(torch.float64)  # the last, partial chunk
+    if full:
+        parts_a = flat_a[:, :full].view(flat_a.shape[0], -1, CHUNK).transpose(0, 1)  # (m, L1, C)
+        parts_b = flat_b[:, :full].view(flat_b.shape[0], -1, CHUNK).permute(1, 2, 0)  # (m, C, L2)
+        out += torch.bmm(parts_a, parts_b).sum(dim=0, dtype=torch.float64)
     return out
 
 
