@@ -42,11 +42,11 @@ def test_loss_and_grad_match_autograd(task, shared, depth):
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_reused_buffers_and_inputs_with_ones_give_autograds_gradient(shared):
-    """One buffer dict across batch sizes and populations, inputs with their ones column."""
+def test_reused_buffers_give_autograds_gradient(shared):
+    """One buffer dict across batch sizes and populations, inputs with or without their ones."""
     gen = torch.Generator().manual_seed(5)
     buffers: dict = {}
-    for n_members, n in ((4, 33), (4, 8), (2, 33), (4, 33)):
+    for i, (n_members, n) in enumerate(((4, 33), (4, 8), (2, 33), (4, 33), (4, 33))):
         model = PopulationMLP(n_members, 6, 5, 2, 3, seeds=range(n_members))
         with torch.no_grad():
             model.flat.add_(0.3 * torch.randn(model.flat.shape, generator=gen))
@@ -55,7 +55,9 @@ def test_reused_buffers_and_inputs_with_ones_give_autograds_gradient(shared):
         y = torch.randint(0, 3, shape[:-1], generator=gen)
         ref_loss, ref_grad = _autograd(model, x, y, "classification")
         grad = torch.full_like(model.flat, float("nan"))
-        loss = loss_and_grad(model, with_ones(x), y, "classification", grad, buffers)
+        loss = loss_and_grad(
+            model, with_ones(x) if i % 2 else x, y, "classification", grad, buffers
+        )
         assert torch.allclose(loss, ref_loss, rtol=1e-6, atol=1e-7)
         assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-7)
     assert len(buffers) == 3  # one set of arrays per (members, batch size)

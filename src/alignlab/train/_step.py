@@ -6,7 +6,7 @@ its saved pre-activations and its generic softmax backward cost about a third of
 cross-entropy and L1; ``tests/train/test_step.py`` checks them against autograd on
 ``PopulationMLP.run``.
 
-Two things keep the step close to the cost of its batched products (``bench/synthetic_floor.py``):
+Two things cut what the step costs beyond its batched products (``bench/synthetic_floor.py``):
 
 - Every layer's input carries a row of ones, so each Linear is one product ``[W | b] @ [a; 1]``
   and its gradient ``delta @ [a; 1]^T`` is ``[dW | db]``: no bias broadcast (which doubled the
@@ -110,7 +110,8 @@ class StepBuffers:
         over the constant row ``[0 ... 0 1]``, all layers in one layer-major array ``weights``
     grad : per layer (P, d_out, d_in + 1): ``[dW | db]``, in one layer-major array ``grads``
     to_flat : int64 (P * n_params,): ``grad.view(-1) = grads[to_flat]``
-    x : (P, n, in_features + 1), last column ones: the input when given without its ones
+    x : (P, n, in_features + 1), last column ones, or None: made for an unshared input given
+        without its ones
     acts : (depth, P, width + 1, n): every activation, with a last row of ones
     back : two (P, width, n): d(loss)/d(activation) of alternate layers in the backward pass
     out, logp, probs : (P, out_features, n): outputs, log-softmax, softmax minus one-hot
@@ -129,7 +130,7 @@ class StepBuffers:
         self.to_flat = torch.argsort(_layer_major_index(model, p)).to(device)
         self.grads = torch.empty(p * model.n_params, **empty)
         self.grad = _blocks(self.grads, p, [(d_out, d_in + 1) for d_in, d_out in model.layer_sizes])
-        self.x = torch.ones(p, n, model.in_features + 1, **empty)
+        self.x: Tensor | None = None
         self.acts = torch.empty(model.depth, p, width + 1, n, **empty)
         self.back = (torch.empty(p, width, n, **empty), torch.empty(p, width, n, **empty))
         self.out = torch.empty(p, model.out_features, n, **empty)
@@ -138,7 +139,7 @@ class StepBuffers:
         self.minus_one = torch.full((p, 1, n), -1.0, **empty)
 
 
-def step_buffers(model: PopulationMLP, n: int, like: Tensor, cache: dict | None) -> StepBuffers:
+def _step_buffers(model: PopulationMLP, n: int, like: Tensor, cache: dict | None) -> StepBuffers:
     """``cache``'s buffers for (P, n), made on first use; fresh ones without a cache."""
     if cache is None:
         return StepBuffers(model, n, like)
@@ -154,7 +155,10 @@ def _input(model: PopulationMLP, x: Tensor, buf: StepBuffers) -> Tensor:
         return x
     if x.dim() == 2:
         return with_ones(x)
-    buf.x[..., :-1].copy_(x)
+    if buf.x is None:
+        buf.x = with_ones(x)
+    else:
+        buf.x[..., :-1].copy_(x)
     return buf.x
 
 
@@ -162,8 +166,8 @@ def _forward(model: PopulationMLP, x: Tensor, buf: StepBuffers) -> None:
     """Fill ``buf.acts`` (depth, P, width + 1, n) and ``buf.out`` (P, out_features, n).
 
     Each encoder product ``[W | b; 0 1] @ [a; 1]`` gives the next ``[z; 1]`` whole, and the
-    LeakyReLU keeps the ones (an infinite activation makes its member's row NaN: that member's
-    loss is not finite either way, and it is stopped as diverged).
+    LeakyReLU keeps the ones (a non-finite activation makes its member's ones NaN: that
+    member's loss is not finite either way, and it is stopped as diverged).
     """
     a = buf.acts[0]
     if x.dim() == 2:  # shared input: one (P * (width + 1), d + 1) @ (d + 1, n) product
@@ -236,7 +240,7 @@ def loss_and_grad(
     -------
     Tensor of shape (P,): the losses, as ``F.cross_entropy`` / ``F.l1_loss`` would give.
     """
-    buf = step_buffers(model, x.shape[-2], grad, buffers)
+    buf = _step_buffers(model, x.shape[-2], grad, buffers)
     buf.weights.index_copy_(0, buf.slots, model.flat.detach().view(-1))
     x = _input(model, x, buf)
     _forward(model, x, buf)
