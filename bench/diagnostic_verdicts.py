@@ -50,13 +50,14 @@ from alignlab.studies.diagnostic.verdict import (
     NO_RELATION,
     TOO_FEW,
     TRACKS,
+    UNIQUE,
 )
 
 HEADER = "## Diagnostic verdict accuracy (bench/diagnostic_verdicts.py)"
 US, DPHIS = tuple(range(9)), (1, 5)
 EXPECT = {0: True, 1: True, 2: True, 6: False, 7: False, 8: False}  # U -> expected "tracks"
-LABELS = (TRACKS, NO_RELATION, INCONCLUSIVE, NO_ALIGNMENT, ANTI, TOO_FEW)
-SHORT = "tracks / none / inconclusive / no alignment / anti / too few"
+LABELS = (TRACKS, NO_RELATION, INCONCLUSIVE, NO_ALIGNMENT, UNIQUE, ANTI, TOO_FEW)
+SHORT = "tracks / none / inconclusive / no alignment / unique / anti / too few"
 
 
 def run_one(u: int, dphi: int, seed: int, n: int, budget: str) -> dict:
@@ -71,7 +72,7 @@ def run_one(u: int, dphi: int, seed: int, n: int, budget: str) -> dict:
         "u": u, "dphi": dphi, "seed": seed, "label": d.verdict.label,
         "rho": d.metrics[0].spearman.value, "overall": result.overall.label,
         "knn": d.metrics[1].verdict.label if len(d.metrics) > 1 else None,
-        "seconds": result.seconds,
+        "seconds": result.seconds, "share": result.unique["share"],
     }  # fmt: skip
 
 
@@ -91,7 +92,8 @@ def run_avdigits(seed: int, budget: str) -> dict:
     result = diagnose(x1, x2, y, DiagnosticSettings(budget=budget, seed=seed), progress=False,
                       names=("image", "audio"))  # fmt: skip
     labels = {d.name: d.verdict.label for d in result.directions}
-    return {"seed": seed, "overall": result.overall.label, **labels, "seconds": result.seconds}
+    return {"seed": seed, "overall": result.overall.label, **labels, "seconds": result.seconds,
+            "share": result.unique["share"]}  # fmt: skip
 
 
 def _accuracy(rows: list[dict], key: str) -> tuple[int, int]:
@@ -118,7 +120,8 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
     lines.append(
         f"{stamp}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared;"
         f" load average at the end {load}), torch {torch.__version__}, 1 thread per run. Grid: U "
-        f"in {list(us)} x D_phi in {list(dphis)} (paper transform) x {args.seeds} seeds, "
+        f"in {list(us)} x D_phi in {list(dphis)} (paper transform) x {args.seeds} seeds ("
+        f"{args.first_seed}-{args.first_seed + args.seeds - 1}), "
         f"{args.n} samples, budget `{args.budget}`; {len(rows) + len(avd)} runs in "
         f"{wall / 60:.1f} min (median {np.median(seconds):.1f} s per run)."
     )
@@ -126,12 +129,13 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
               "U in {0, 1, 2}; **not tracks** for U in {6, 7, 8}; U in {3, 4, 5} is the "
               "transition and is not scored. Scored: direction x2 -> x1 (the transformed "
               "modality's encoders aligned to modality 1's best model); its verdict is gated "
-              "(inconclusive / no alignment emerges), with intervals Bonferroni-corrected for "
+              "(inconclusive / no alignment emerges / unique information), with intervals "
+              "Bonferroni-corrected for "
               "2 directions x 2 metrics; the verdict metric is unbiased CKA, mutual kNN's is "
               "counted beside it.", ""]  # fmt: skip
-    lines.append(f"| U | D_phi | verdicts x2 -> x1 ({SHORT}) | median rho (CKA) | expected "
-                 "| correct | overall = tracks | mutual kNN = tracks |")  # fmt: skip
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines.append(f"| U | D_phi | verdicts x2 -> x1 ({SHORT}) | median rho (CKA) | median "
+                 "unique share | expected | correct | overall = tracks | mutual kNN = tracks |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")  # fmt: skip
     for u in us:
         for dphi in dphis:
             cell = [r for r in rows if r["u"] == u and r["dphi"] == dphi]
@@ -142,10 +146,12 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
             correct = "-" if u not in EXPECT else f"{right}/{len(cell)}"
             overall = sum(r["overall"] == TRACKS for r in cell)
             median = f"{np.median(rhos):.2f}" if rhos else "-"
+            shares = [r["share"] for r in cell if r.get("share") is not None]
+            share = f"{np.median(shares):.2f}" if shares else "-"
             knn = sum(r["knn"] == TRACKS for r in cell)
             lines.append(
-                f"| {u} | {dphi} | {' / '.join(map(str, counts))} | {median} | {expected} | "
-                f"{correct} | {overall}/{len(cell)} | {knn}/{len(cell)} |"
+                f"| {u} | {dphi} | {' / '.join(map(str, counts))} | {median} | {share} | "
+                f"{expected} | {correct} | {overall}/{len(cell)} | {knn}/{len(cell)} |"
             )
     hits, total = _accuracy(rows, "label")
     o_hits, _ = _accuracy(rows, "overall")
@@ -161,11 +167,12 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
         size = "{n_train:,} / {n_val:,} / {n_test:,} images, {clips_per_digit} clips per digit"
         lines += [f"avdigits ({size.format(**AVDIGITS)}, flattened; expected overall: tracks):",
                   "",
-                  "| seed | image -> audio | audio -> image | overall | seconds |",
-                  "| --- | --- | --- | --- | --- |"]  # fmt: skip
+                  "| seed | image -> audio | audio -> image | overall | unique share | seconds |",
+                  "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
         for r in avd:
+            share = "-" if r["share"] is None else f"{r['share']:.2f}"
             lines.append(f"| {r['seed']} | {r['image -> audio']} | {r['audio -> image']} | "
-                         f"{r['overall']} | {r['seconds']:.0f} |")  # fmt: skip
+                         f"{r['overall']} | {share} | {r['seconds']:.0f} |")  # fmt: skip
         lines += ["", f"avdigits: overall \"tracks\" in {right} of {len(avd)} runs.", ""]
     return "\n".join(lines)
 
@@ -173,6 +180,7 @@ def report(rows: list[dict], args, wall: float, avd: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1")
     parser.add_argument("--us", type=int, nargs="+", default=list(US))
     parser.add_argument("--dphis", type=int, nargs="+", default=list(DPHIS))
     parser.add_argument("--n", type=int, default=8192)
@@ -184,7 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows, start = [], time.perf_counter()
-    for seed in range(0 if args.only_avdigits else args.seeds):
+    for seed in range(args.first_seed, args.first_seed + (0 if args.only_avdigits else args.seeds)):
         for u in args.us:
             for dphi in args.dphis:
                 row = run_one(u, dphi, seed, args.n, args.budget)

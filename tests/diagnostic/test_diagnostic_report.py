@@ -15,6 +15,12 @@ def test_report_from_result_and_from_json(tmp_path, tiny_result):
         assert f'<h2 id="dir-{d.modality}">{d.name.replace(">", "&gt;")}</h2>' in page
         assert html.escape(d.verdict.evidence) in page
     assert "ρ ≥ 0.5 and the interval's lower bound is above 0" in page
+    u = tiny_result.unique
+    top = u["best_single"]
+    assert (
+        f"the best single modality ({top}) {u['single'][top]:.3f}, chance {u['chance']:.3f}: "
+        f"{u['share']:.0%} of the joint model's gain over chance" in page
+    )
     assert (tmp_path / "a" / "models.csv").read_text().count("\n") == len(tiny_result.models) + 1
 
     from_json = write_diagnostic_report(json.loads(tiny_result.to_json()), tmp_path / "b")

@@ -98,3 +98,42 @@ def test_a_borderline_correlation_of_few_models_does_not_track():
     boot = Correlation("spearman", 0.50, 0.03, 0.80, 24)
     assert classify(boot) == TRACKS
     assert classify(bonett_wright_interval(boot, 1 - 0.05 / 4)) != TRACKS
+
+
+def with_joint(models: pd.DataFrame, joint_score: float) -> pd.DataFrame:
+    """``models`` plus selected joint models (modality 0, never aligned) whose best scores
+    ``joint_score`` on the test split."""
+    rows = [dict(modality=0, depth=1 + i, seed=0, lr=0.01, wd=0.0, member=i,
+                 val_score=joint_score - 0.01 * i, test_score=joint_score - 0.01 * i,
+                 test_parts=[joint_score] * 16, diverged=False, selected=True, reference=False)
+            for i in range(3)]  # fmt: skip
+    return pd.concat([models, pd.DataFrame(rows)], ignore_index=True)
+
+
+def unique_verdicts(models: pd.DataFrame, chance: float):
+    data = {"split_sizes": {"test": N_TEST}, "chance_score": chance}
+    return summarize(models, SETTINGS, "classification", (0, 1), ("x1", "x2"), data, 0.0)
+
+
+def test_a_task_that_needs_unique_information_gates_the_verdict():
+    from alignlab.studies.diagnostic.verdict import UNIQUE
+
+    models = table(SKILL, ALIGN, p_value=0.01)  # alone: both directions track
+    best_single = float(models.loc[models.val_score.idxmax(), "test_score"])
+    joint, chance = 0.99, 0.75  # together they do far better than either alone (about 0.9)
+    result = unique_verdicts(with_joint(models, joint), chance=chance)
+    share = (joint - best_single) / (joint - chance)
+    assert result.unique["share"] == pytest.approx(share) and share > SETTINGS.max_unique_share
+    assert [d.verdict.label for d in result.directions] == [UNIQUE, UNIQUE]
+    assert result.overall.label == UNIQUE
+    assert f"{share:.0%} of its gain over chance" in result.directions[0].verdict.sentence
+
+
+def test_a_joint_model_no_better_than_one_modality_leaves_the_verdict():
+    models = table(SKILL, ALIGN, p_value=0.01)
+    best_single = float(models.loc[models.val_score.idxmax(), "test_score"])
+    result = unique_verdicts(with_joint(models, best_single + 0.01), chance=0.5)
+    assert result.unique["share"] < SETTINGS.max_unique_share
+    assert [d.verdict.label for d in result.directions] == [TRACKS, TRACKS]
+    no_joint = unique_verdicts(models, chance=0.5)  # a table without joint models: no gate
+    assert no_joint.unique["share"] is None and no_joint.overall.label == TRACKS

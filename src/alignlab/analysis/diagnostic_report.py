@@ -161,6 +161,24 @@ def run_size(r: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     return facts, limits, caveats
 
 
+def _unique_html(unique: dict | None, limit: float | None) -> str:
+    """One paragraph: the joint model against the best single modality, or why it is absent."""
+    if not unique or unique.get("share") is None:
+        return (
+            '<p class="muted">No model of both modalities together (its inputs could not be '
+            "joined, or it was turned off): the unique-information gate was not applied.</p>"
+        )
+    top = unique["best_single"]
+    above = unique["share"] > (limit or 1.0)
+    return (
+        f"<p>Unique information: a model of both modalities together scores "
+        f"{_num(unique['joint'])} on the test split, the best single modality ({html.escape(top)}) "
+        f"{_num(unique['single'][top])}, chance {_num(unique['chance'])}: "
+        f"{unique['share']:.0%} of the joint model's gain over chance is out of either single "
+        f"modality's reach ({'above' if above else 'within'} the limit of {limit:.0%}).</p>"
+    )
+
+
 def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     names = r["modalities"]
     title = f"alignlab diagnostic: {names[0]} and {names[1]}"
@@ -178,6 +196,7 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
     )
     facts, limits, caveats = run_size(r)
     parts.append(_size_html(facts, limits, "its verdicts", caveats))
+    parts.append(_unique_html(r.get("unique"), r["settings"].get("max_unique_share")))
     parts += [_direction_html(models, d) for d in r["directions"]]
     parts.append("<h2>How to read this</h2>")
     n_metrics = len(r["settings"]["metrics"])
@@ -190,7 +209,10 @@ def _page(r: dict[str, Any], models: pd.DataFrame) -> str:
         "<b>inconclusive</b> when the models' scores on the same parts of the test set are not "
         "told apart (Friedman's test, p &gt; 0.05), so their ranking is test-set noise; <b>no "
         "alignment emerges</b> when the median p-value of the models' alignments is above the "
-        f"corrected level. Then <b>tracks</b> when ρ ≥ {r['settings']['min_rho']} and the "
+        "corrected level; <b>unique information</b> when a model trained on both modalities "
+        "together gains more over the best single modality than "
+        f"{r['settings'].get('max_unique_share', 0.3):.0%} of its own gain over chance. "
+        f"Then <b>tracks</b> when ρ ≥ {r['settings']['min_rho']} and the "
         "interval's lower bound is above 0; <b>anti-correlates</b> when ρ ≤ "
         f"−{r['settings']['min_rho']} and its upper bound is below 0; <b>no reliable "
         "relation</b> otherwise. The paper finds alignment tracking performance when the "

@@ -34,7 +34,7 @@ from alignlab.experiments.seeds import derive_seeds
 from alignlab.experiments.selection import select_hyperparameters
 from alignlab.studies.diagnostic.inputs import CleanInputs, check_inputs
 from alignlab.studies.diagnostic.ladder import ladder_for, mlp_width
-from alignlab.studies.diagnostic.result import DiagnosticResult, summarize
+from alignlab.studies.diagnostic.result import JOINT, DiagnosticResult, summarize
 from alignlab.studies.diagnostic.verdict import corrected_level
 
 Budget = Literal["fast", "default", "thorough"]
@@ -101,6 +101,19 @@ class DiagnosticSettings(BaseModel):
     n_boot: int = Field(_D["n_boot"], ge=0, description="bootstrap resamples of each interval")
     ci: float = Field(0.95, gt=0, lt=1, description="coverage of the bootstrap intervals")
     min_rho: float = Field(0.5, gt=0, le=1, description="smallest |rho| the verdict counts")
+    joint: bool = Field(
+        True,
+        description="also train the ladder on both modalities together, to measure how much "
+        "of the task needs information only one modality carries (the unique-information gate)",
+    )
+    max_unique_share: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="share of the joint model's gain over chance that no single modality "
+        "reaches, above which the verdict is 'unique information' (set at the paper's "
+        "transition, U = 3-4 of 8 label bits unique, on the synthetic data: docs/diagnostic.md)",
+    )
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: integer y is classification, float y regression"
     )
@@ -153,12 +166,20 @@ class DiagnosticSettings(BaseModel):
 
 
 # -- the run ----------------------------------------------------------------------------------
-def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSettings, advance):
-    """Every depth of modality ``m``: rows (one per member) and the trained populations."""
-    x_train = splits["train"][m - 1]
+def _can_join(x1: np.ndarray, x2: np.ndarray) -> bool:
+    """Whether both modalities can be one input, features side by side: ``(n, d1 + d2)`` for
+    flat inputs, ``(n, T, F1 + F2)`` for sequences of one length."""
+    return x1.ndim == x2.ndim == 2 or (x1.ndim == x2.ndim == 3 and x1.shape[1] == x2.shape[1])
+
+
+def _train_modality(m: int, inputs: dict, clean: CleanInputs, s: DiagnosticSettings, advance):
+    """Every depth of modality ``m`` (:data:`~alignlab.studies.diagnostic.result.JOINT` for
+    both together) on ``inputs`` (split -> ``(x, y)``): rows (one per member) and the trained
+    populations."""
+    x_train = inputs["train"][0]
     ladder = ladder_for(x_train)
     sequence = x_train.ndim == 3
-    t = {k: (torch.from_numpy(v[m - 1]), torch.from_numpy(v[2])) for k, v in splits.items()}
+    t = {k: (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in inputs.items()}
     lrs = s.sequence_lrs if sequence else s.lrs
     grid = [(j, lr, wd) for j in range(s.seeds) for lr in lrs for wd in s.wds]
     rows, pops = [], {}
@@ -207,7 +228,7 @@ def _train_modality(m: int, splits: dict, clean: CleanInputs, s: DiagnosticSetti
                 )
             )
         pops[depth] = pop
-        advance(f"trained x{m}, depth {depth}")
+        advance(f"trained {f'x{m}' if m != JOINT else 'x1 + x2'}, depth {depth}")
     return rows, pops
 
 
@@ -296,11 +317,17 @@ def diagnose(
         pick = np.sort(np.random.default_rng(s.seed).choice(n_test, s.n_align, replace=False))
     x_align = {m: torch.from_numpy(splits["test"][m - 1][pick]) for m in (1, 2)}
 
-    with _Progress(progress, 2 * s.max_depth + 2) as advance, _torch_threads(s.threads):
+    joint = s.joint and _can_join(clean.x1, clean.x2)
+    steps = (3 if joint else 2) * s.max_depth + 2
+    with _Progress(progress, steps) as advance, _torch_threads(s.threads):
         rows, pops = [], {}
         for m in (1, 2):
-            r, pops[m] = _train_modality(m, splits, clean, s, advance)
+            inputs = {k: (v[m - 1], v[2]) for k, v in splits.items()}
+            r, pops[m] = _train_modality(m, inputs, clean, s, advance)
             rows += r
+        if joint:  # how much of the task needs both modalities (result.unique_share)
+            inputs = {k: (np.concatenate(v[:2], axis=-1), v[2]) for k, v in splits.items()}
+            rows += _train_modality(JOINT, inputs, clean, s, advance)[0]
         models = pd.DataFrame(rows)
         models["selected"] = select_hyperparameters(models, ["modality"])
         models["reference"] = False
@@ -313,15 +340,23 @@ def diagnose(
                 models[name] = models[name].where(col.isna(), col)
             models.loc[ref, "reference"] = True
             advance(f"aligned x{a} models to the best x{3 - a} model")
-    models.insert(0, "modality_name", [names[m - 1] for m in models.modality])
+    label = {1: names[0], 2: names[1], JOINT: f"{names[0]} + {names[1]}"}
+    models.insert(0, "modality_name", [label[m] for m in models.modality])
     info = dict(
         n_samples=len(clean.y),
         split_sizes={k: len(v) for k, v in idx.items()},
         n_align=len(pick),
         shapes=[list(clean.x1.shape), list(clean.x2.shape)],
         widths=[_width(clean.x1, s.width), _width(clean.x2, s.width)],
+        chance_score=_chance_score(splits["test"][2], clean.task),
     )
     return summarize(models, s, clean.task, clean.classes, names, info, time.perf_counter() - start)
+
+
+def _chance_score(y: np.ndarray, task: str) -> float:
+    """The test score of always answering the most frequent class (regression: sign)."""
+    labels = y if task == "classification" else (y >= 0).astype(np.int64)
+    return float(np.bincount(labels).max() / len(labels))
 
 
 def _standardize_splits(x: np.ndarray, idx: dict) -> tuple[np.ndarray, ...]:

@@ -26,6 +26,7 @@ from alignlab.studies.diagnostic.verdict import (
 )
 
 NOISE_LEVEL = 0.05  # level of the Friedman test that the models' scores differ
+JOINT = 0  # the models table's modality of the models trained on both modalities together
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class DiagnosticResult:
     overall: Verdict
     models: pd.DataFrame
     seconds: float
+    unique: dict | None = None  # unique_share(): the joint model against the single ones
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping: settings, data, overall verdict, directions and models."""
@@ -117,6 +119,7 @@ class DiagnosticResult:
                 "modalities": list(self.modalities),
                 "data": self.data,
                 "overall": self.overall.as_dict(),
+                "unique": self.unique,
                 "directions": [_direction_dict(d) for d in self.directions],
                 "models": self.models.to_dict(orient="records"),
             }
@@ -220,6 +223,51 @@ def performance_noise(
     return out
 
 
+def unique_share(models: pd.DataFrame, chance: float | None, names: tuple[str, str]) -> dict:
+    """How much of the task needs information that only one modality carries.
+
+    The best-validation selected model of each modality, and of the models trained on both
+    modalities together (``modality`` :data:`JOINT`), are compared on the test split:
+    ``share = (joint - best single) / (joint - chance)``, the part of the joint model's gain
+    over chance that no single modality reaches. 0 when one modality alone does as well as
+    both (redundant modalities), near 1 when neither alone beats chance. ``share`` is None
+    without joint models, without a chance score, or when the joint model is not above chance.
+
+    >>> m = pd.DataFrame({"modality": [0, 1, 2], "selected": True, "diverged": False,
+    ...                   "val_score": 0.8, "test_score": [0.85, 0.55, 0.60]})
+    >>> d = unique_share(m, 0.25, ("x1", "x2"))
+    >>> round(d["share"], 3), d["best_single"]
+    (0.417, 'x2')
+    """
+    def best(m: int) -> float | None:
+        rows = models[(models.modality == m) & models.selected & ~models.diverged.astype(bool)]
+        return None if rows.empty else float(rows.loc[rows.val_score.idxmax(), "test_score"])
+
+    single = {names[m - 1]: best(m) for m in (1, 2)}
+    joint = best(JOINT) if "modality" in models and (models.modality == JOINT).any() else None
+    known = {k: v for k, v in single.items() if v is not None}
+    top = max(known, key=known.get) if known else None
+    share = None
+    if joint is not None and chance is not None and top is not None and joint > chance:
+        share = (joint - known[top]) / (joint - chance)
+    return {"joint": joint, "single": single, "best_single": top, "chance": chance,
+            "share": share}  # fmt: skip
+
+
+def _unique_gate(unique: dict, limit: float) -> str | None:
+    """The evidence of the unique-information gate, or None where it does not apply."""
+    share = unique["share"]
+    if share is None or share <= limit:
+        return None
+    top = unique["best_single"]
+    return (
+        f"a model of both modalities scores {unique['joint']:.3f} against "
+        f"{unique['single'][top]:.3f} for the best single modality ({top}) and "
+        f"{unique['chance']:.3f} for chance: {share:.0%} of its gain over chance is out of "
+        f"either single modality's reach (limit {limit:.0%})"
+    )
+
+
 def _noise_gate(noise: dict, n_models: int) -> tuple[str, str | None]:
     if noise["distinct"]:
         return "", None
@@ -244,7 +292,7 @@ def _noise_gate(noise: dict, n_models: int) -> tuple[str, str | None]:
 
 
 def _direction(
-    a: int, models: pd.DataFrame, s, names: tuple[str, str], n_test: int
+    a: int, models: pd.DataFrame, s, names: tuple[str, str], n_test: int, unique: dict
 ) -> DirectionResult:
     ci, alpha = corrected_level(s.ci, 2 * len(s.metrics))
     corr = dict(n_boot=s.n_boot, ci=ci, seed=s.seed)
@@ -258,6 +306,7 @@ def _direction(
         parts[ours.diverged.to_numpy(bool)] = np.nan
     noise = performance_noise(parts, perf, n_test, s.test_fraction)
     noise_evidence, noise_advice = _noise_gate(noise, int(np.isfinite(perf).sum()))
+    unique_evidence = _unique_gate(unique, s.max_unique_share)
     results = []
     for metric in s.metrics:
         align = ours[f"align_{metric}"].to_numpy(float)
@@ -277,6 +326,8 @@ def _direction(
                 + ("undefined" if median_p is None else f"{median_p:.3f}")
                 + f" against the corrected level {alpha:.4g}"
             )
+        elif noise["distinct"] and unique_evidence:
+            gate = unique_evidence
         results.append(
             MetricResult(
                 metric,
@@ -289,6 +340,7 @@ def _direction(
                     s.min_rho,
                     distinct=noise["distinct"],
                     above_null=above,
+                    unique=unique_evidence is not None,
                     gate_evidence=gate,
                     advice=noise_advice if not noise["distinct"] else None,
                 ),
@@ -347,7 +399,8 @@ def summarize(
 ) -> DiagnosticResult:
     """The :class:`DiagnosticResult` of a models table (see :func:`diagnose`)."""
     n_test = data["split_sizes"]["test"]
-    directions = tuple(_direction(a, models, settings, names, n_test) for a in (1, 2))
+    unique = unique_share(models, data.get("chance_score"), names)
+    directions = tuple(_direction(a, models, settings, names, n_test, unique) for a in (1, 2))
     overall = overall_verdict([d.verdict for d in directions], [d.name for d in directions])
     return DiagnosticResult(
         settings=settings,
@@ -359,7 +412,8 @@ def summarize(
         overall=overall,
         models=models,
         seconds=seconds,
+        unique=unique,
     )
 
 
-__all__ = ["DiagnosticResult", "DirectionResult", "MetricResult", "summarize"]
+__all__ = ["DiagnosticResult", "DirectionResult", "MetricResult", "summarize", "unique_share"]

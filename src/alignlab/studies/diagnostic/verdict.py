@@ -14,6 +14,11 @@ label                      rule
                            spread is below one score's standard error): their ranking is noise
 ``no alignment emerges``   the models' alignment is not above the permutation null: the median
                            p-value over the models is above the corrected level
+``unique information``     much of the task needs information only one modality carries: a
+                           model trained on both modalities together gains more over the best
+                           single-modality model than ``max_unique_share`` of its own gain over
+                           chance (see :func:`alignlab.studies.diagnostic.result.unique_share`);
+                           the paper finds alignment an unreliable guide to performance there
 ``tracks``                 rho >= min_rho and the corrected interval's lower bound > 0
 ``anti-correlates``        rho <= -min_rho and the corrected interval's upper bound < 0
 ``no reliable relation``   any other defined correlation (weak, or an interval that reaches 0)
@@ -47,8 +52,9 @@ ANTI = "anti-correlates"
 TOO_FEW = "too few models"
 INCONCLUSIVE = "inconclusive"
 NO_ALIGNMENT = "no alignment emerges"
+UNIQUE = "unique information"
 MIXED = "mixed"  # only in the overall verdict: one direction tracks, another anti-correlates
-LABELS = (TRACKS, NO_RELATION, ANTI, TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT, MIXED)
+LABELS = (TRACKS, NO_RELATION, ANTI, TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT, UNIQUE, MIXED)
 MIN_RHO = 0.5  # smallest |rho| that counts as a relation (besides an interval excluding 0)
 
 _ADVICE = {
@@ -59,6 +65,8 @@ _ADVICE = {
     INCONCLUSIVE: "more test samples or a more varied ladder would settle it",
     NO_ALIGNMENT: "the modalities' models do not share structure beyond chance, so there is "
     "no alignment to enforce",
+    UNIQUE: "enforcing alignment could discard what only one modality knows; this evidence does "
+    "not support aligning the modalities explicitly",
 }
 _HEADS = {
     TRACKS: "alignment tracks performance",
@@ -67,6 +75,8 @@ _HEADS = {
     TOO_FEW: "too few models to tell",
     INCONCLUSIVE: "inconclusive: the models' performances do not differ beyond test-set noise",
     NO_ALIGNMENT: "no alignment emerges: alignment is not above the permutation null",
+    UNIQUE: "unique information: alignment is not a reliable guide when much of the task needs "
+    "information only one modality carries",
 }
 
 
@@ -138,6 +148,7 @@ def verdict(
     *,
     distinct: bool = True,
     above_null: bool = True,
+    unique: bool = False,
     gate_evidence: str = "",
     advice: str | None = None,
 ) -> Verdict:
@@ -154,6 +165,9 @@ def verdict(
         Whether the models' performances differ beyond test-set noise; False: inconclusive.
     above_null : bool
         Whether the models' alignment is above the permutation null; False: no alignment.
+    unique : bool
+        Whether much of the task needs information unique to one modality; True: unique
+        information.
     gate_evidence : str
         The numbers behind a failed gate, stated in the sentence.
     advice : str, optional
@@ -164,8 +178,10 @@ def verdict(
         label = INCONCLUSIVE
     elif label != TOO_FEW and not above_null:
         label = NO_ALIGNMENT
+    elif label != TOO_FEW and unique:
+        label = UNIQUE
     evidence = _evidence(rho)
-    if label in (INCONCLUSIVE, NO_ALIGNMENT) and gate_evidence:
+    if label in (INCONCLUSIVE, NO_ALIGNMENT, UNIQUE) and gate_evidence:
         evidence = f"{gate_evidence}; {evidence}"
     tip = advice or _ADVICE[label]
     return Verdict(label, f"{_HEADS[label]} ({evidence}): {tip}", evidence)
@@ -175,7 +191,8 @@ def overall_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdic
     """One verdict for the dataset from the verdicts of its directions.
 
     ``tracks`` if some direction tracks and none anti-correlates; ``anti-correlates`` the other
-    way round; ``mixed`` if both occur; ``too few models``, ``inconclusive`` or ``no alignment
+    way round; ``mixed`` if both occur; else ``unique information`` if a direction says so
+    (it is a property of the data); ``too few models``, ``inconclusive`` or ``no alignment
     emerges`` if every direction says so (or is undefined); otherwise ``no reliable
     relation``. ``names`` label the directions in the sentence.
 
@@ -208,12 +225,15 @@ def overall_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdic
             found = "; ".join(where[label])
             return Verdict(label, f"{head} {found}: {_ADVICE[label]}", found)
     rest = set(labels)
-    for label in (TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT):
-        if rest <= {label, TOO_FEW}:
-            break
+    if UNIQUE in rest:  # the share of unique information is the data's, not one direction's
+        label = UNIQUE
     else:
-        label = NO_RELATION
-    if label == NO_RELATION and rest != {NO_RELATION}:
+        for label in (TOO_FEW, INCONCLUSIVE, NO_ALIGNMENT):
+            if rest <= {label, TOO_FEW}:
+                break
+        else:
+            label = NO_RELATION
+    if rest - {label}:
         evidence = "; ".join(f"{nm}: {v.label} ({v.evidence})" for nm, v in pairs)
     else:
         evidence = "; ".join(f"{nm} ({v.evidence})" for nm, v in pairs)
