@@ -47,15 +47,17 @@ OUTCOMES = (REPRODUCED, PARTLY, NOT_SHOWN, OPPOSITE, WITHHELD, UNTESTABLE)
 @dataclass(frozen=True)
 class PaperFinding:
     """One finding of the paper on this run: ``figure`` ("Figure 4"), the ``claim`` in plain
-    words, the ``outcome`` (one of :data:`OUTCOMES`) and the ``evidence`` (numbers)."""
+    words, the ``outcome`` (one of :data:`OUTCOMES`), the ``evidence`` (numbers) and ``main``,
+    the statistic whose interval decides the finding's first part (None when untestable)."""
 
     figure: str
     claim: str
     outcome: str
     evidence: str
+    main: Correlation | Median | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "main"}
 
 
 def _side(low: float | None, high: float | None, sign: int) -> str:
@@ -81,13 +83,16 @@ def _weaker(low_u: Correlation, high_u: Correlation) -> bool:
     return high_u.value is None or (low_u.low is not None and high_u.value < low_u.low)
 
 
-def _two_level(low_c: Correlation, high_c: Correlation, lo: int, hi: int) -> tuple[str, str]:
-    """Outcome and evidence of "positive at the lowest U, weaker at the highest"."""
+def _two_level(
+    low_c: Correlation, high_c: Correlation, lo: int, hi: int
+) -> tuple[str, str, Correlation]:
+    """Outcome, evidence and main statistic of "positive at the lowest U, weaker at the
+    highest"."""
     first = _side(low_c.low, low_c.high, +1)
     outcome = first
     if first == REPRODUCED and not _weaker(low_c, high_c):
         outcome = PARTLY
-    return outcome, f"ρ at U = {lo}: {_fmt(low_c)}; at U = {hi}: {_fmt(high_c)}"
+    return outcome, f"ρ at U = {lo}: {_fmt(low_c)}; at U = {hi}: {_fmt(high_c)}", low_c
 
 
 def _max_trend(maxima: pd.DataFrame, over: str, by: str, n_boot: int) -> tuple[Median, int, int]:
@@ -106,7 +111,7 @@ def _figure4(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     med, falls, n = _max_trend(maxima, t.U, t.DPHI, n_boot)
     outcome = _side(med.low, med.high, -1)
     evidence = f"median over D_phi of ρ(U, max alignment) {_fmt(med)}; falls at {falls} of {n}"
-    return PaperFinding("Figure 4", claim, outcome, evidence)
+    return PaperFinding("Figure 4", claim, outcome, evidence, med)
 
 
 def _figure10(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
@@ -118,7 +123,7 @@ def _figure10(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     if outcome == NOT_SHOWN and falls:
         outcome = PARTLY
     evidence = f"median over U of ρ(D_phi, max alignment) {_fmt(med)}; falls at {falls} of {n} U"
-    return PaperFinding("Figure 10", claim, outcome, evidence)
+    return PaperFinding("Figure 10", claim, outcome, evidence, med)
 
 
 def _pooled(frame: pd.DataFrame, x, y: str, n_boot: int) -> Correlation:
@@ -138,13 +143,14 @@ def _figure6(f: pd.DataFrame, lo: int, hi: int, n_boot: int) -> PaperFinding:
         g = f[f[t.U] == u]
         return _pooled(g, (g[t.DEPTH2] - g[t.DPHI]).to_numpy(float), t.SCORE, n_boot)
 
-    outcome, evidence = _two_level(rel(lo), rel(hi), lo, hi)
-    return PaperFinding("Figure 6", claim, outcome, "ρ(D_enc - D_phi, alignment), " + evidence)
+    outcome, evidence, main = _two_level(rel(lo), rel(hi), lo, hi)
+    evidence = "ρ(D_enc - D_phi, alignment), " + evidence
+    return PaperFinding("Figure 6", claim, outcome, evidence, main)
 
 
 def _falls_with_u(
     correlations: pd.DataFrame, kind: str, lo: int, n_boot: int, what: str
-) -> tuple[str, str]:
+) -> tuple[str, str, Median]:
     """Positive at the lowest U (median over its correlations) and falling with U (Spearman
     between U and every correlation of ``kind``)."""
     c = correlations[(correlations["kind"] == kind) & (correlations["method"] == "spearman")]
@@ -158,7 +164,7 @@ def _falls_with_u(
         f"median {what} at U = {lo}: {_fmt(first)}; ρ(U, {what}) over the {len(c)} "
         f"correlations: {_fmt(trend)}"
     )
-    return outcome, evidence
+    return outcome, evidence, first
 
 
 CLAIM_7L = (
@@ -174,10 +180,10 @@ CLAIM_9 = (
 
 
 def _figure7_left(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFinding:
-    outcome, evidence = _falls_with_u(
+    found = _falls_with_u(
         correlations, fd.ALIGNMENT_PERFORMANCE, lo, n_boot, "ρ(alignment, accuracy)"
     )
-    return PaperFinding("Figure 7 (left)", CLAIM_7L, outcome, evidence)
+    return PaperFinding("Figure 7 (left)", CLAIM_7L, *found)
 
 
 def _figure7_centre(correlations: pd.DataFrame, n_boot: int) -> PaperFinding:
@@ -192,14 +198,12 @@ def _figure7_centre(correlations: pd.DataFrame, n_boot: int) -> PaperFinding:
         f"median ρ(depth, accuracy) above 0 at {len(up)} of {len(meds)} U; lowest at U = "
         f"{u_min}: {_fmt(m_min)}"
     )
-    return PaperFinding("Figure 7 (centre)", CLAIM_7C, outcome, evidence)
+    return PaperFinding("Figure 7 (centre)", CLAIM_7C, outcome, evidence, m_min)
 
 
 def _figure7_right(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFinding:
-    outcome, evidence = _falls_with_u(
-        correlations, fd.ALIGNMENT_DEPTH, lo, n_boot, "ρ(depth, alignment)"
-    )
-    return PaperFinding("Figure 7 (right)", CLAIM_7R, outcome, evidence)
+    found = _falls_with_u(correlations, fd.ALIGNMENT_DEPTH, lo, n_boot, "ρ(depth, alignment)")
+    return PaperFinding("Figure 7 (right)", CLAIM_7R, *found)
 
 
 def _figure9(f: pd.DataFrame, lo: int, hi: int, n_boot: int) -> PaperFinding:
@@ -210,10 +214,10 @@ def _figure9(f: pd.DataFrame, lo: int, hi: int, n_boot: int) -> PaperFinding:
     def at(u: int) -> Correlation:
         return _pooled(deepest[deepest[t.U] == u], t.SCORE, t.PERF2, n_boot)
 
-    outcome, evidence = _two_level(at(lo), at(hi), lo, hi)
+    outcome, evidence, main = _two_level(at(lo), at(hi), lo, hi)
     depth = int(deepest[t.DEPTH2].iloc[0])
     evidence = f"ρ(alignment, accuracy) of D_enc = {depth} over (D_phi, seed), {evidence}"
-    return PaperFinding("Figure 9", CLAIM_9, outcome, evidence)
+    return PaperFinding("Figure 9", CLAIM_9, outcome, evidence, main)
 
 
 def paper_findings(
