@@ -8,8 +8,11 @@ import alignlab.metrics._stream as stream
 import alignlab.metrics.multi as multi
 from alignlab.metrics import align_layers, align_layers_multi, cka, mutual_knn
 from alignlab.metrics._stream import (
+    F64,
     MIN_BLOCK_ROWS,
     _partition_sets,
+    _shift,
+    _trace,
     plan_rows,
     stream_cost,
     tile_bounds,
@@ -32,7 +35,9 @@ def model(seed, widths, n=N, offset=0.0):
 
 A = model(0, (20, 64, 9))
 TIES = np.random.default_rng(2).integers(0, 3, size=(N, 4)).astype(np.float32)  # many ties
-B = model(1, (30, 11)) + model(3, (7,), offset=40.0) + [TIES]  # a large mean: centred first
+ISOTROPIC = np.random.default_rng(6).normal(size=(N, 64)).astype(np.float32) + 1.0
+MEANS = model(3, (7,), offset=40.0) + [ISOTROPIC]  # a mean large, and moderate, against the spread
+B = model(1, (30, 11)) + MEANS + [TIES]
 
 
 @pytest.fixture
@@ -113,3 +118,19 @@ def test_partition_sets_are_the_mask_sets(k):
             idx = _partition_sets(block, k, r0)
             rebuilt = torch.zeros((300, 600), dtype=torch.bool).scatter_(1, idx, True)
             assert torch.equal(rebuilt, mask[r0 : r0 + 300])
+
+
+def test_the_mean_test_saves_the_trace_only_when_its_bound_decides():
+    """w comes from the shared Gram unless the mean is large against the spread; the spread
+    along the mean (a lower bound of the trace) decides alone for nearly centred features."""
+    for x, w_set, traced in ((A[0], True, False), (MEANS[0], False, True), (MEANS[1], True, True)):
+        x = torch.from_numpy(x)
+        mu = x.mean(dim=0)
+        mm = float(mu.to(F64) @ mu.to(F64))
+        w, tr = _shift(x, mu, mm)
+        assert (w is not None, tr is not None) == (w_set, traced)
+        if w is not None:
+            torch.testing.assert_close(w, x @ mu - mm / 2, rtol=0, atol=1e-4)
+        if traced:
+            centred = float(((x.double() - mu.double()) ** 2).sum())
+            assert tr == _trace(x, mm) == pytest.approx(centred, rel=1e-3)

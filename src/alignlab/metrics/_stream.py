@@ -78,30 +78,52 @@ class _Layer:
     """One layer's features and the O(n) vectors its blocks need."""
 
     x: torch.Tensor  # (n, d), compute dtype
-    mu: torch.Tensor  # (d,) column means, compute dtype
+    mu: torch.Tensor | None  # (d,) column means, compute dtype; None: no CKA-family metric
     w: torch.Tensor | None  # (n,) x_r . mu - mu . mu / 2; None: centre the features first
     rows: torch.Tensor | None  # (n,) row sums of the centred kernel, diagonal excluded
     total: float  # sum of rows
     trace: float  # trace of the centred kernel, sum_r |x_r - mu|^2 (its entries sum to 0)
 
 
-def _facts(x: torch.Tensor, shared_gram: bool, unbiased: bool) -> _Layer:
-    """``w`` when the centred kernel is to come from the shared Gram (and the mean is not too
-    large for that); the unbiased estimator's row sums from the centred features, float64."""
-    n = x.shape[0]
+def _facts(x: torch.Tensor, metrics, ks: bool, trace: bool = True) -> _Layer:
+    """The O(n) vectors of a layer for the CKA-family metrics in ``metrics`` (none for kNN
+    metrics alone): ``w`` when the centred kernel is to come from the Gram shared with kNN
+    metrics (``ks``) and the mean is not too large for that; the unbiased estimator's row sums
+    from the centred features, float64; the trace when ``trace`` (else 0: the tile pass sums
+    it from its diagonal tiles)."""
+    if not any(m in CKA_FAMILY for m in metrics):
+        return _Layer(x, None, None, None, 0.0, 0.0)
     mu = x.mean(dim=0)  # (d,), as the in-memory path centres
-    w = rows = None
-    total = 0.0
+    rows, total = None, 0.0
     mm = float(mu.to(F64) @ mu.to(F64))
-    trace = float(torch.linalg.vector_norm(x)) ** 2 - n * mm  # sum_r |x_r - mu|^2
-    if shared_gram:
-        if mm <= MEAN_RATIO * max(trace / n, 1e-300):
-            w = (torch.mv(x, mu).to(F64) - mm / 2).to(x.dtype)
-    if unbiased:
+    w, tr = _shift(x, mu, mm) if ks else (None, None)
+    if trace and tr is None:
+        tr = _trace(x, mm)
+    if "unbiased_cka" in metrics:
         xc = x.to(F64) - mu.to(F64)  # (n, d) float64, one layer at a time
         r64 = xc @ xc.sum(dim=0) - (xc * xc).sum(dim=1)  # (n,) K~ 1 = x_c x_c^T 1 - diag
         rows, total = r64.to(x.dtype), float(r64.sum())
-    return _Layer(x, mu, w, rows, total, trace)
+    return _Layer(x, mu, w, rows, total, tr if trace else 0.0)
+
+
+def _trace(x: torch.Tensor, mm: float) -> float:
+    """``sum_r |x_r - mu|^2`` of ``(n, d)`` features whose mean has squared norm ``mm``."""
+    return float(torch.linalg.vector_norm(x)) ** 2 - x.shape[0] * mm
+
+
+def _shift(x: torch.Tensor, mu: torch.Tensor, mm: float) -> tuple[torch.Tensor | None, Any]:
+    """``w = x mu - mm / 2`` ``(n,)``, or None where the mean is large against the spread
+    (``mm > MEAN_RATIO * trace / n``), and the trace where it had to be computed (else None).
+
+    The spread along the mean, ``sum_r ((x_r - mu) . mu)^2 / mm``, is at most the trace: when
+    it alone clears the bound (features centred or nearly), the trace's pass is saved."""
+    n = x.shape[0]
+    xm = torch.mv(x, mu).to(F64)  # (n,) x_r . mu
+    if mm * mm * n <= MEAN_RATIO * float(((xm - mm) ** 2).sum()):
+        return (xm - mm / 2).to(x.dtype), None
+    tr = _trace(x, mm)
+    large = mm > MEAN_RATIO * max(tr / n, 1e-300)
+    return (None if large else (xm - mm / 2).to(x.dtype)), tr
 
 
 def _centred_rows(lay: _Layer, g, r0: int, r1: int, perm: torch.Tensor | None, out=None):
@@ -313,10 +335,11 @@ def stream_scores(
     n, dev, dtype = a[0].shape[0], a[0].device, a[0].dtype
     la, lb, n_perm = len(a), len(b), perms.shape[0]
     ks = sorted({p["k"] for m, p in metrics.items() if m not in CKA_FAMILY})
-    fa = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in a]
-    fb = [_facts(x, bool(ks), "unbiased_cka" in metrics) for x in b]
+    tiles = tiles and not n_perm
+    fa = [_facts(x, metrics, bool(ks), not tiles) for x in a]
+    fb = [_facts(x, metrics, bool(ks), not tiles) for x in b]
     sums = _empty_sums(metrics, ks, la, lb, n, n_perm, dtype, dev)
-    if tiles and not n_perm:
+    if tiles:
         _tile_pass(fa, fb, metrics, ks, tile_bounds(n, rows), sums)
     else:
         _row_pass(fa, fb, metrics, ks, perms, rows, sums)
@@ -465,6 +488,7 @@ def _tile_layer(lay: _Layer, g, r0: int, r1: int, out: dict) -> None:
         w = lay.w
         torch.sub(g[:, r0:r1], w[r0:r1, None], out=diag).sub_(w[None, r0:r1])
         torch.sub(g[:, r1:], w[r0:r1, None], out=off).sub_(w[None, r1:])
+    lay.trace += float(diag.diagonal().sum())
     if "unbiased_cka" in out:
         for kc, u, c0 in zip(first, out["unbiased_cka"], (r0, r1), strict=True):
             _u_rows(lay, kc, r0, None, u, c0)
