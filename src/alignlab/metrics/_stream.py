@@ -335,13 +335,12 @@ def stream_scores(
     n, dev, dtype = a[0].shape[0], a[0].device, a[0].dtype
     la, lb, n_perm = len(a), len(b), perms.shape[0]
     ks = sorted({p["k"] for m, p in metrics.items() if m not in CKA_FAMILY})
-    tiles = tiles and not n_perm
-    fa = [_facts(x, metrics, bool(ks), not tiles) for x in a]
-    fb = [_facts(x, metrics, bool(ks), not tiles) for x in b]
     sums = _empty_sums(metrics, ks, la, lb, n, n_perm, dtype, dev)
-    if tiles:
-        _tile_pass(fa, fb, metrics, ks, tile_bounds(n, rows), sums)
+    if tiles and not n_perm:
+        fa, fb = _tile_pass(a, b, metrics, ks, tile_bounds(n, rows), sums)
     else:
+        fa = [_facts(x, metrics, bool(ks)) for x in a]
+        fb = [_facts(x, metrics, bool(ks)) for x in b]
         _row_pass(fa, fb, metrics, ks, perms, rows, sums)
     out = {}
     for m, params in metrics.items():
@@ -421,24 +420,30 @@ def saved_tile_bytes(bounds: list[int], layers: int, size: int) -> int:
     return layers * peak * size
 
 
-def _tile_pass(fa, fb, metrics, ks, bounds: list[int], sums: _Sums) -> None:
+def _tile_pass(a, b, metrics, ks, bounds: list[int], sums: _Sums):
     """The upper block triangle of every layer's Gram (module docstring), into ``sums``: per
     row block, each layer's CKA-family tiles on the diagonal (weight 1) and right of it
-    (weight 2), and with kNN metrics the complete Gram rows for the neighbour lists."""
-    n, dtype, dev = fa[0].x.shape[0], fa[0].x.dtype, fa[0].x.device
+    (weight 2), and with kNN metrics the complete Gram rows for the neighbour lists. Returns
+    both sides' :class:`_Layer` facts, made just before each layer's first tiles (its features
+    are then in the cache for them)."""
+    n, dtype, dev = a[0].shape[0], a[0].dtype, a[0].device
     cka = [m for m in CKA_FAMILY if m in metrics]
     values = "cknna" in metrics
     spans = list(zip(bounds, bounds[1:], strict=False))
     most = max((b1 - b0) * (n - b0) for b0, b1 in spans)  # values of a layer's tiles
     bufs = {(m, s): torch.empty(len(f) * most, dtype=dtype, device=dev)
-            for m in cka for s, f in (("a", fa), ("b", fb))}  # fmt: skip
+            for m in cka for s, f in (("a", a), ("b", b))}  # fmt: skip
     gbuf = torch.empty(max(b1 - b0 for b0, b1 in spans) * n, dtype=dtype, device=dev)
     saved: dict = {}  # (side, layer, j, c) -> Gram tile (c, j), (h_c, h_j), until row block c
+    facts = {"a": [], "b": []}
     for i, (r0, r1) in enumerate(spans):
         tiles = {}
-        for s, facts in (("a", fa), ("b", fb)):
-            tiles[s] = {m: _split(bufs[m, s], len(facts), r1 - r0, n - r1) for m in cka}
-            for li, lay in enumerate(facts):
+        for s, layers in (("a", a), ("b", b)):
+            tiles[s] = {m: _split(bufs[m, s], len(layers), r1 - r0, n - r1) for m in cka}
+            for li, x in enumerate(layers):
+                if i == 0:
+                    facts[s].append(_facts(x, metrics, bool(ks), trace=False))
+                lay = facts[s][li]
                 g = _mirrored_rows(lay, bounds, i, gbuf, saved, (s, li)) if ks else None
                 if cka:
                     slots = {m: (d[li], o[li]) for m, (d, o) in tiles[s].items()}
@@ -450,6 +455,7 @@ def _tile_pass(fa, fb, metrics, ks, bounds: list[int], sums: _Sums) -> None:
             sums.add(m, da, db)
             if r1 < n:
                 sums.add(m, oa, ob, 2.0)
+    return facts["a"], facts["b"]
 
 
 def _split(buf: torch.Tensor, layers: int, h: int, wo: int):
