@@ -434,6 +434,7 @@ def _tile_pass(a, b, metrics, ks, bounds: list[int], sums: _Sums):
     bufs = {(m, s): torch.empty(len(f) * most, dtype=dtype, device=dev)
             for m in cka for s, f in (("a", a), ("b", b))}  # fmt: skip
     gbuf = torch.empty(max(b1 - b0 for b0, b1 in spans) * n, dtype=dtype, device=dev)
+    work = torch.empty_like(gbuf)  # for the neighbour selection
     saved: dict = {}  # (side, layer, j, c) -> Gram tile (c, j), (h_c, h_j), until row block c
     facts = {"a": [], "b": []}
     for i, (r0, r1) in enumerate(spans):
@@ -449,7 +450,7 @@ def _tile_pass(a, b, metrics, ks, bounds: list[int], sums: _Sums):
                     slots = {m: (d[li], o[li]) for m, (d, o) in tiles[s].items()}
                     _tile_layer(lay, g, r0, r1, slots)
                 if ks:
-                    _store_lists(sums, s, li, r0, r1, _neighbours(g, r0, ks, values))
+                    _store_lists(sums, s, li, r0, r1, _neighbours(g, r0, ks, values, work))
         for m in cka:
             (da, oa), (db, ob) = tiles["a"][m], tiles["b"][m]
             sums.add(m, da, db)
@@ -500,9 +501,10 @@ def _tile_layer(lay: _Layer, g, r0: int, r1: int, out: dict) -> None:
             _u_rows(lay, kc, r0, None, u, c0)
 
 
-def _neighbours(g: torch.Tensor, r0: int, ks, values: bool) -> dict:
+def _neighbours(g: torch.Tensor, r0: int, ks, values: bool, scratch=None) -> dict:
     """Per k the neighbour lists ``(h, k)`` of complete Gram rows ``g`` (``(h, n)``, rows from
-    sample ``r0``; its diagonal becomes -inf) and their CKNNA values ``(h, k)`` (or None)."""
+    sample ``r0``; its diagonal becomes -inf) and their CKNNA values ``(h, k)`` (or None);
+    ``scratch``: work space of ``h n`` values, or None for fresh memory."""
     if not ks:
         return {}
     rm = g.mean(dim=1, keepdim=True) if values else None  # (h, 1), before the -inf
@@ -510,19 +512,26 @@ def _neighbours(g: torch.Tensor, r0: int, ks, values: bool) -> dict:
     by_partition = g.device.type == "cpu" and g.shape[1] < GROUPED_FROM
     lists = {}
     for k in ks:
-        idx = _partition_sets(g, k, r0) if by_partition else _neighbour_lists(g, k, r0)
+        idx = _partition_sets(g, k, r0, scratch) if by_partition else _neighbour_lists(g, k, r0)
         lists[k] = (idx, g.gather(1, idx) - rm if values else None)
     return lists
 
 
-def _partition_sets(g: torch.Tensor, k: int, r0: int) -> torch.Tensor:
+def _partition_sets(g: torch.Tensor, k: int, r0: int, scratch=None) -> torch.Tensor:
     """The neighbour lists ``(h, k)`` of :func:`_neighbour_lists` (the same sets, increasing
-    column order) from CPU Gram rows ``(h, n)`` whose diagonal is -inf: numpy's partition
-    finds each row's k-th largest value (in about half the time of ``topk``); the entries at
-    or above it are the neighbours, unless a row has more (a tie at the k-th value), when the
-    block takes the mask rule of :func:`alignlab.metrics.knn._knn_mask_from_sim`."""
+    column order) from CPU Gram rows ``(h, n)`` whose diagonal is -inf: numpy's partition, on
+    a copy (in ``scratch`` of ``h n`` values or more, when given), finds each row's k-th
+    largest value (in about half the time of ``topk``); the entries at or above it are the
+    neighbours, unless a row has more (a tie at the k-th value), when the block takes the mask
+    rule of :func:`alignlab.metrics.knn._knn_mask_from_sim`."""
     (h, n), a = g.shape, g.numpy()
-    kth = np.partition(a, n - k, axis=1)[:, n - k : n - k + 1]  # (h, 1): the k-th largest
+    if scratch is None:
+        part = a.copy()
+    else:  # memory reused from block to block
+        part = scratch[: h * n].view(h, n).numpy()
+        np.copyto(part, a)
+    part.partition(n - k, axis=1)
+    kth = part[:, n - k : n - k + 1]  # (h, 1): the k-th largest
     flat = np.flatnonzero(a >= kth)  # at least k per row
     if flat.size > h * k:
         mask = _knn_mask_from_sim(g, k, overwrite=True, offset=r0)
