@@ -14,7 +14,9 @@ mu . mu / 2`` (float64; a layer whose mean is large against its spread, ``|mu|^2
 the mean squared norm of its centred rows, is centred first instead, which costs a second Gram
 for it); the unbiased estimator's row sums ``K~ 1 = x_c (x_c^T 1) - diag`` and total come from
 the centred features in float64; mutual kNN and CKNNA take their rows' neighbours from the
-complete Gram rows, with the same tie rule as the in-memory path.
+complete Gram rows, with the same tie rule as the in-memory path (on the CPU, for rows of fewer
+than 2048 columns, from each row's k-th largest value by numpy's partition: half the time of
+``topk``).
 
 Blocks have at least :data:`MIN_BLOCK_ROWS` rows (the last block overlaps the one before rather
 than being short), because BLAS rounds the entries of a product of very few rows differently
@@ -30,9 +32,12 @@ the tiles on and right of the diagonal, ``(T + 1) / (2 T)`` of the Gram's multip
 (5/8 for n = 1024 in blocks of 256). The centred and U-centred kernels are symmetric, so the
 CKA-family inner products add the diagonal tiles once and the others twice. Mutual kNN and CKNNA
 need complete rows: the tiles left of the diagonal are the transposes of tiles saved by the row
-blocks above (at most about ``(L1 + L2) n^2 / 4`` values, counted in the budget). The mirror is
-exact where the row blocks are: MKL computes ``x @ x.T`` symmetric bit for bit, and each tile
-row block as the full product does (checked in ``tests/metrics/test_tiles.py``).
+blocks above (at most about ``(L1 + L2) n^2 / 4`` values, counted in the budget); the traces
+come from the diagonal tiles, and a layer's O(n) vectors are made just before its first tiles,
+its features then in cache (the features' norm only where the spread along the mean does not
+already clear the mean test). The mirror is exact where the row blocks are: MKL computes
+``x @ x.T`` symmetric bit for bit, and each tile row block as the full product does (checked
+in ``tests/metrics/test_tiles.py``).
 
 **Shuffled pairings.** Mutual kNN and CKNNA keep each layer's ``n k`` neighbours and their
 values (``(L, n, k)``); a shuffled pairing relabels B's lists and compares them with A's,
