@@ -31,7 +31,8 @@ def member_rows(
 
     Each row is ``key`` (hash of the job and the member's settings), ``job``, the ``context``
     columns (study, dataset, cell ...), then the member's seed, initialisation seed, lr, wd,
-    validation and test scores, kept epoch (0-based; -1: none), epochs, whether the kept epoch
+    validation and test scores, kept epoch (0-based; -1: none), epochs (the budget), epochs run
+    (fewer where patience stopped the member or it diverged), whether the kept epoch
     is the last one (``best_is_last``: the member may still have been improving), diverged flag
     and divergence step (-1: never).
     """
@@ -51,6 +52,7 @@ def member_rows(
                 "test_score": test_score,
                 "best_epoch": best_epoch,
                 "epochs": epochs,
+                "epochs_run": member.epochs_run,
                 "best_is_last": best_epoch == epochs - 1,
                 "diverged": member.diverged,
                 "diverged_step": -1 if member.diverged_step is None else member.diverged_step,
