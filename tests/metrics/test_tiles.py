@@ -7,16 +7,10 @@ import torch
 import alignlab.metrics._stream as stream
 import alignlab.metrics.multi as multi
 from alignlab.metrics import align_layers, align_layers_multi, cka, mutual_knn
-from alignlab.metrics._stream import (
-    F64,
-    MIN_BLOCK_ROWS,
-    _partition_sets,
-    _shift,
-    _trace,
-    plan_rows,
-    stream_cost,
-    tile_bounds,
-)
+from alignlab.metrics._layer import F64, _shift, _trace
+from alignlab.metrics._lists import _partition_sets
+from alignlab.metrics._stream import MIN_BLOCK_ROWS, plan_rows, stream_cost
+from alignlab.metrics._tiles import tile_bounds
 from alignlab.metrics.knn import _knn_mask_from_sim
 
 N = 1100  # row blocks of 256 rows or more: four of 275
