@@ -243,7 +243,8 @@ def report(results: dict, tables: dict, spec: SyntheticStudySpec, agree: dict) -
         "",
         "Projection for the `paper` preset (an estimate, not a run), at the exact run's "
         f"{rate:.1f} model-epochs per CPU-second for every rule, 2 workers, alignment not "
-        "included; patience's saving is not in these model-epochs (see the fraction section):",
+        "included, the paper's nominal model-epochs (patience's saving is not projected here; "
+        "the fraction section measures it, and the cost of a model-epoch at the paper's depths):",
         "",
     ]
     exact_me = paper_model_epochs("exact")

@@ -133,14 +133,16 @@ def _direction_html(models: pd.DataFrame, d: dict[str, Any]) -> str:
 
 def run_size(r: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """What this diagnostic ran (sentences), why it is too small for its verdicts (fewer than
-    :data:`MIN_MODELS` models per direction, a best model within :data:`CHANCE_MARGIN` of chance,
-    1 / classes) and caveats (the first metric's interval wider than :data:`MAX_WIDTH`)."""
+    :data:`MIN_MODELS` models per direction, a best model within :data:`CHANCE_MARGIN` of chance:
+    the test score of always answering the most frequent class or sign, else 1 / classes) and
+    caveats (the first metric's interval wider than :data:`MAX_WIDTH`)."""
     data = r["data"]
     facts = [f"{data['n_samples']} samples; alignment on {data['n_align']} test samples."]
     limits: list[str] = []
     caveats: list[str] = []
     classes = r.get("classes") or []
     chance = 1.0 / len(classes) if r.get("task") == "classification" and classes else None
+    chance = data.get("chance_score", chance)  # the majority class's share, where recorded
     for d in r["directions"]:
         first = d["metrics"][0] if d["metrics"] else None
         c = first["spearman"] if first else None

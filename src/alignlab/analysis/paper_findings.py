@@ -111,6 +111,7 @@ def _figure4(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     med, falls, n = _max_trend(maxima, t.U, t.DPHI, n_boot)
     outcome = _side(med.low, med.high, -1)
     evidence = f"median over D_phi of ρ(U, max alignment) {_fmt(med)}; falls at {falls} of {n}"
+    evidence += " D_phi"
     return PaperFinding("Figure 4", claim, outcome, evidence, med)
 
 
