@@ -6,7 +6,9 @@ is kept by mean validation score over depths and seeds (docs/protocol.md). Then,
 ``a -> b``: modality b's best selected model (highest validation score) is the reference, every
 selected modality-a model (depth x seed) is aligned to it (each metric, max over layer pairs,
 permutation-null calibrated, on ``n_align`` test samples), and the alignments are correlated
-with the modality-a models' test scores, as in the paper's Table 1. The verdict rules are in
+with the modality-a models' test scores, as in the paper's Table 1. The same ladder trained on
+both modalities side by side (never aligned) measures how much of the task needs information
+only one modality carries (``result.unique_share``). The verdict rules are in
 :mod:`alignlab.studies.diagnostic.verdict`; the summary is
 :mod:`alignlab.studies.diagnostic.result`.
 
