@@ -42,3 +42,19 @@ def test_a_converged_run_states_the_relations(tmp_path):
     text = said(make(tmp_path, last=False))
     assert not any(s.startswith(("x2 is undertrained", "Not stated")) for s in text)
     assert any(s.startswith("Alignment tracks performance at U = 0") for s in text)
+
+
+def test_the_summary_table_marks_what_the_text_withholds(tmp_path):
+    heads = {}
+    for last in (True, False):
+        page = write_report(make(tmp_path, last=last), n_boot=50).read_text()
+        table = re.search(r'<table id="summary"><thead>(.*?)</thead>', page, re.S).group(1)
+        heads[last] = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
+    marked = [h for h in heads[True] if h.endswith("(not stated: undertrained)")]
+    assert [h.split(" [")[0] for h in marked] == [
+        "median ρ(alignment, performance)",
+        "median r(alignment, performance)",
+        "median ρ(depth, performance)",
+    ]
+    assert not any("not stated" in h for h in heads[False])
+    assert "median ρ(alignment, depth) [95% CI] (n)" in heads[True]  # ranks by depth: stated

@@ -47,7 +47,13 @@ def _flat(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _summary_html(summary: pd.DataFrame) -> str:
+# columns that rank models by accuracy: marked, not stated, when modality 2 is undertrained
+BY_ACCURACY = ("ap_spearman", "ap_pearson", "dp_spearman")
+
+
+def _summary_html(summary: pd.DataFrame, withheld: bool = False) -> str:
+    """The per-U summary table; with ``withheld``, the columns that rank models by accuracy
+    are headed "not stated" (their numbers kept for the reader, not used by the text)."""
     heads = ["U", "max alignment", "at (D_phi, D_enc)", "points"]
     medians = [
         ("ap_spearman", "median ρ(alignment, performance) [95% CI] (n D_phi)"),
@@ -56,7 +62,8 @@ def _summary_html(summary: pd.DataFrame) -> str:
         ("ad_spearman", "median ρ(alignment, depth) [95% CI] (n)"),
     ]
     medians = [m for m in medians if m[0] in summary.columns]
-    heads += [h for _, h in medians]
+    mark = " (not stated: undertrained)"
+    heads += [h + (mark if withheld and c in BY_ACCURACY else "") for c, h in medians]
     rows = []
     for r in summary.itertuples():
         cells = [str(r.u), f"{r.max_score:.3f}", f"({r.max_dphi}, {r.max_depth2})", str(r.n_points)]
@@ -96,6 +103,7 @@ def _page(
     n_boot: int,
     chance_table: pd.DataFrame | None = None,
     paper_table: pd.DataFrame | None = None,
+    withheld: str | None = None,
 ) -> str:
     title = f"alignlab report: {run.run_dir.name}"
     what = f"{points.metric}, modality-1 depth {points.depth1}" if points else "no data"
@@ -117,12 +125,18 @@ def _page(
         )
     parts.append("<h2>Summary per uniqueness level</h2>")
     if summary is not None:
-        parts.append(_summary_html(summary))
+        parts.append(_summary_html(summary, withheld is not None))
+        not_stated = (
+            f" Columns marked \"not stated\" rank models by accuracy, which the text does not "
+            f"state because {html.escape(withheld)}."
+            if withheld
+            else ""
+        )
         parts.append(
             '<p class="muted">Medians of correlations with a 95% percentile bootstrap interval '
             f"of the median ({n_boot} resamples of the correlations): corr(alignment, performance) "
             "per D_phi pools all D_enc x seeds points; the depth correlations are per (D_phi, "
-            "seed) across D_enc. Undefined correlations are not counted.</p>"
+            f"seed) across D_enc. Undefined correlations are not counted.{not_stated}</p>"
         )
     else:
         parts.append('<p class="skipped">No summary: the alignments cannot be read.</p>')
@@ -201,7 +215,7 @@ def write_report(
     run = t.load_run(run_dir)
     out = Path(out_dir).expanduser() if out_dir else run.run_dir / "report"
     notes = list(run.notes)
-    points = summary = correlations = chance_table = paper_table = None
+    points = summary = correlations = chance_table = paper_table = withheld = None
     sentences: list[str] = []
     skip_all = None
     try:
@@ -234,8 +248,9 @@ def write_report(
     figures = render_figures(points, correlations, method, skip_all)
     _write_figure_files(out, figures)
     page = _page(
-        run, points, summary, sentences, figures, notes, n_boot, chance_table, paper_table
-    )
+        run, points, summary, sentences, figures, notes, n_boot, chance_table, paper_table,
+        withheld,
+    )  # fmt: skip
     index = out / "index.html"
     _atomic_write(index, page.encode())
     return index
