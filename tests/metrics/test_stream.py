@@ -15,9 +15,11 @@ PARAMS = {"cka": {}, "unbiased_cka": {}, "mutual_knn": {"k": 10}, "cknna": {"k":
 TOL = 1e-6  # CKA, unbiased CKA and CKNNA, float32, streamed against in memory
 
 
-def model(seed, widths, n=N, offset=0.0):
+def model(seed, widths, n=N, offset=0.0, shared_seed=99):
+    """Layers of widths ``widths`` (n, w) float32: a shared 4-dim latent (``shared_seed``) seen
+    through random maps, plus noise and ``offset``."""
     rng = np.random.default_rng(seed)
-    z = np.random.default_rng(99).normal(size=(n, 4))
+    z = np.random.default_rng(shared_seed).normal(size=(n, 4))
     return [
         (z @ rng.normal(size=(4, w)) + rng.normal(size=(n, w)) + offset).astype(np.float32)
         for w in widths

@@ -13,18 +13,15 @@ from alignlab.metrics._stream import MIN_BLOCK_ROWS, plan_rows, stream_cost
 from alignlab.metrics._tiles import tile_bounds
 from alignlab.metrics.knn import _knn_mask_from_sim
 
+from .test_stream import model as stream_model
+
 N = 1100  # row blocks of 256 rows or more: four of 275
 SHARED = {"cka": {}, "unbiased_cka": {}, "mutual_knn": {"k": 10}, "cknna": {"k": 7}}
 TOL = 1e-6  # CKA, unbiased CKA, CKNNA in float32
 
 
 def model(seed, widths, n=N, offset=0.0):
-    rng = np.random.default_rng(seed)
-    z = np.random.default_rng(5).normal(size=(n, 4))
-    return [
-        (z @ rng.normal(size=(4, w)) + rng.normal(size=(n, w)) + offset).astype(np.float32)
-        for w in widths
-    ]
+    return stream_model(seed, widths, n, offset, shared_seed=5)
 
 
 A = model(0, (20, 64, 9))
