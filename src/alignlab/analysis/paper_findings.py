@@ -104,27 +104,33 @@ def _max_trend(maxima: pd.DataFrame, over: str, by: str, n_boot: int) -> tuple[M
     return median_ci(rho["value"].tolist(), n_boot=n_boot), falls, int(rho["value"].notna().sum())
 
 
+def _max_falls(figure: str, claim: str, maxima: pd.DataFrame, over: str, by: str, n_boot: int,
+               partly: bool) -> PaperFinding:  # fmt: skip
+    """"The maximum alignment falls with ``over``": the median over the levels of ``by`` of
+    their Spearman(``over``, max), reproduced when its interval is below 0; with ``partly``,
+    some levels falling on their own count as partly."""
+    names = {t.U: "U", t.DPHI: "D_phi"}
+    if maxima[over].nunique() < 3:
+        return PaperFinding(figure, claim, UNTESTABLE, f"fewer than 3 {names[over]} levels")
+    med, falls, n = _max_trend(maxima, over, by, n_boot)
+    outcome = _side(med.low, med.high, -1)
+    if partly and outcome == NOT_SHOWN and falls:
+        outcome = PARTLY
+    evidence = (
+        f"median over {names[by]} of ρ({names[over]}, max alignment) {_fmt(med)}; falls at "
+        f"{falls} of {n} {names[by]}"
+    )
+    return PaperFinding(figure, claim, outcome, evidence, med)
+
+
 def _figure4(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     claim = "Maximum alignment falls as uniqueness grows (at every heterogeneity)"
-    if maxima[t.U].nunique() < 3:
-        return PaperFinding("Figure 4", claim, UNTESTABLE, "fewer than 3 uniqueness levels")
-    med, falls, n = _max_trend(maxima, t.U, t.DPHI, n_boot)
-    outcome = _side(med.low, med.high, -1)
-    evidence = f"median over D_phi of ρ(U, max alignment) {_fmt(med)}; falls at {falls} of {n}"
-    evidence += " D_phi"
-    return PaperFinding("Figure 4", claim, outcome, evidence, med)
+    return _max_falls("Figure 4", claim, maxima, t.U, t.DPHI, n_boot, partly=False)
 
 
 def _figure10(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     claim = "Maximum alignment falls as heterogeneity (D_phi) grows"
-    if maxima[t.DPHI].nunique() < 3:
-        return PaperFinding("Figure 10", claim, UNTESTABLE, "fewer than 3 D_phi levels")
-    med, falls, n = _max_trend(maxima, t.DPHI, t.U, n_boot)
-    outcome = _side(med.low, med.high, -1)
-    if outcome == NOT_SHOWN and falls:
-        outcome = PARTLY
-    evidence = f"median over U of ρ(D_phi, max alignment) {_fmt(med)}; falls at {falls} of {n} U"
-    return PaperFinding("Figure 10", claim, outcome, evidence, med)
+    return _max_falls("Figure 10", claim, maxima, t.DPHI, t.U, n_boot, partly=True)
 
 
 def _pooled(frame: pd.DataFrame, x, y: str, n_boot: int) -> Correlation:
