@@ -163,22 +163,32 @@ def run_size(r: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     return facts, limits, caveats
 
 
+def unique_sentence(unique: dict | None, limit: float) -> str | None:
+    """The joint model against the best single modality in words (None without a share), e.g.
+    "a model of both modalities together scores 0.887 on the test split, the best single
+    modality (x2) 0.625, chance 0.263: 42% of the joint model's gain over chance is out of
+    either single modality's reach (above the limit of 30%)"."""
+    if not unique or unique.get("share") is None:
+        return None
+    top, share = unique["best_single"], unique["share"]
+    return (
+        f"a model of both modalities together scores {unique['joint']:.3f} on the test split, "
+        f"the best single modality ({top}) {unique['single'][top]:.3f}, chance "
+        f"{unique['chance']:.3f}: {share:.0%} of the joint model's gain over chance is out of "
+        f"either single modality's reach ({'above' if share > limit else 'within'} the limit "
+        f"of {limit:.0%})"
+    )
+
+
 def _unique_html(unique: dict | None, limit: float | None) -> str:
     """One paragraph: the joint model against the best single modality, or why it is absent."""
-    if not unique or unique.get("share") is None:
+    sentence = unique_sentence(unique, 1.0 if limit is None else limit)
+    if sentence is None:
         return (
             '<p class="muted">No model of both modalities together (its inputs could not be '
             "joined, or it was turned off): the unique-information gate was not applied.</p>"
         )
-    top = unique["best_single"]
-    above = unique["share"] > (limit or 1.0)
-    return (
-        f"<p>Unique information: a model of both modalities together scores "
-        f"{_num(unique['joint'])} on the test split, the best single modality ({html.escape(top)}) "
-        f"{_num(unique['single'][top])}, chance {_num(unique['chance'])}: "
-        f"{unique['share']:.0%} of the joint model's gain over chance is out of either single "
-        f"modality's reach ({'above' if above else 'within'} the limit of {limit:.0%}).</p>"
-    )
+    return f"<p>Unique information: {html.escape(sentence, quote=False)}.</p>"
 
 
 def _page(r: dict[str, Any], models: pd.DataFrame) -> str:

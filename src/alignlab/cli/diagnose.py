@@ -43,16 +43,11 @@ def _print_diagnostic(result) -> None:
         console.print(f"[bold]verdict:[/] {d.verdict.sentence}", highlight=False)
         for c in d.caveats:
             console.print(f"  [yellow]note:[/] {c}", highlight=False)
-    u = result.unique
-    if u and u["share"] is not None:
-        top = u["best_single"]
-        console.print(
-            f"both modalities together: test {u['joint']:.3f}, best single ({top}) "
-            f"{u['single'][top]:.3f}, chance {u['chance']:.3f}: {u['share']:.0%} of the joint "
-            f"gain over chance is out of a single modality's reach (limit "
-            f"{result.settings.max_unique_share:.0%})",
-            highlight=False,
-        )
+    from alignlab.analysis.diagnostic_report import unique_sentence
+
+    unique = unique_sentence(result.unique, result.settings.max_unique_share)
+    if unique is not None:
+        console.print(f"unique information: {unique}", highlight=False)
     console.print(f"[bold]overall:[/] {result.overall.sentence}", highlight=False)
 
 
