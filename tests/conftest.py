@@ -17,8 +17,21 @@ settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
+_OWN_CACHE: list[str] = []  # the cache directory this session made, removed when it ends
+
+
 def pytest_configure(config):
     """Keep the on-disk dataset cache of the tests out of the user's home."""
     import tempfile
 
-    os.environ.setdefault("ALIGNLAB_CACHE", tempfile.mkdtemp(prefix="alignlab-test-cache-"))
+    if "ALIGNLAB_CACHE" not in os.environ:
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="alignlab-test-cache-"))
+        os.environ["ALIGNLAB_CACHE"] = _OWN_CACHE[0]
+
+
+def pytest_unconfigure(config):
+    """Remove the session's own cache; one the user named stays."""
+    import shutil
+
+    for path in _OWN_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
