@@ -11,15 +11,22 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 def write_section(text: str, heading: str, results: Path = RESULTS) -> None:
     """Replace the section that starts with ``heading`` (up to the next ``## `` line) by
-    ``text``, or append it; every other section is kept. Read just before writing, written to
-    a temporary file and renamed, so a concurrent benchmark's section is not lost to a
-    half-written file."""
+    ``text`` where it stands, or append it; every other section is kept in its place. Read
+    just before writing, written to a temporary file and renamed, so a concurrent benchmark's
+    section is not lost to a half-written file."""
     current = results.read_text() if results.exists() else "# Benchmark results\n"
-    if f"{heading}\n" in current:
-        start = current.index(f"{heading}\n")
-        nxt = current.find("\n## ", start + len(heading))
-        current = current[:start] + (current[nxt + 1 :] if nxt >= 0 else "")
-    body = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    section = text.rstrip("\n") + "\n"
+    lines = current.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == heading]
+    if starts:
+        start = starts[0]
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        tail = lines[end:]
+        body = "".join(lines[:start]) + section + ("\n" + "".join(tail) if tail else "")
+    else:
+        body = current.rstrip("\n") + "\n\n" + section
     fd, tmp = tempfile.mkstemp(dir=results.parent, prefix=".RESULTS.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(body)
