@@ -8,7 +8,7 @@ import alignlab.metrics._stream as stream
 import alignlab.metrics.multi as multi
 from alignlab.metrics import align_layers, align_layers_multi, cka, mutual_knn
 from alignlab.metrics._layer import F64, _shift, _trace
-from alignlab.metrics._lists import _partition_sets
+from alignlab.metrics._lists import SPAN, _grouped_sets, _neighbours, _partition_sets
 from alignlab.metrics._stream import MIN_BLOCK_ROWS, plan_rows, stream_cost
 from alignlab.metrics._tiles import tile_bounds
 from alignlab.metrics.knn import _knn_mask_from_sim
@@ -109,6 +109,48 @@ def test_partition_sets_are_the_mask_sets(k):
             idx = _partition_sets(block, k, r0, torch.empty(block.numel() + 5))
             rebuilt = torch.zeros((300, 600), dtype=torch.bool).scatter_(1, idx, True)
             assert torch.equal(rebuilt, mask[r0 : r0 + 300])
+
+
+@pytest.mark.parametrize(("n", "k"), [(1024, 10), (1003, 10), (600, 18), (4100, 1)])
+def test_grouped_candidates_give_the_mask_sets(n, k):
+    """Candidates from the groups with the largest maxima (the last n mod SPAN columns always
+    among them): the mask rule's sets, in increasing column order, where the rows are long
+    enough; None for shorter rows, and the whole-row rule then."""
+    gen = torch.Generator().manual_seed(n)
+    x = torch.randn(n, 16, generator=gen) @ torch.randn(16, 48, generator=gen)
+    x += 0.3 * torch.randn(n, 48, generator=gen)
+    g = x @ x.T
+    mask = _knn_mask_from_sim(g, k)
+    r0 = n - 300
+    block = g[r0:].clone()
+    block.diagonal(offset=r0).fill_(float("-inf"))
+    idx = _grouped_sets(block, k)
+    assert idx is not None and idx.dtype == torch.int64
+    assert torch.equal(idx, idx.sort(dim=1).values)
+    rebuilt = torch.zeros((300, n), dtype=torch.bool).scatter_(1, idx, True)
+    assert torch.equal(rebuilt, mask[r0:])
+    assert _grouped_sets(block, n // (4 * SPAN) + 1) is None  # too short for candidates
+
+
+def test_grouped_candidates_leave_ties_to_the_whole_row_rule():
+    """A tie at the k-th group maximum, or at the k-th value inside a top group, gives None;
+    the neighbour lists then come from the whole rows, by the mask rule."""
+    k, n = 2, 4 * SPAN * 2
+    c = n // SPAN
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    row = torch.linspace(-1.0, 0.0, n)[order]  # distinct values below the planted ones
+    at_maxima = row.clone()
+    at_maxima[[0, 1, 2]] = torch.tensor([3.0, 2.0, 2.0])  # three groups, maxima 3, 2, 2
+    in_group = row.clone()
+    in_group[[0, c, 2 * c]] = torch.tensor([3.0, 2.0, 2.0])  # one group holds 3, 2, 2
+    for r in (at_maxima, in_group):
+        sim = torch.stack([r, r + 1.0])  # (2, n): the rows of the last two samples
+        sim.diagonal(offset=n - 2).fill_(float("-inf"))
+        assert _grouped_sets(sim.clone(), k) is None
+        want = _knn_mask_from_sim(sim.clone(), k, offset=n - 2)
+        lists = _neighbours(sim.clone(), n - 2, [k], values=False)[k][0]
+        rebuilt = torch.zeros_like(want).scatter_(1, lists, True)
+        assert torch.equal(rebuilt, want)
 
 
 def test_the_mean_test_saves_the_trace_only_when_its_bound_decides():
