@@ -130,6 +130,10 @@ def test_values_beyond_the_dtype_raise_a_named_error():
 def test_rescale_leaves_moderate_features_untouched():
     x = torch.randn(5, 3)
     assert rescale_pow2(x) is x
+    assert rescale_pow2(x, float(torch.linalg.vector_norm(x))) is x  # the norm given
+    huge = x.double() * 1e30
+    assert torch.equal(rescale_pow2(huge, float(torch.linalg.vector_norm(huge))),
+                       rescale_pow2(huge))  # fmt: skip
     big = rescale_pow2(x.double() * 1e30)
     assert 0.5 <= float(big.abs().max()) < 1.0
     np.testing.assert_array_equal(

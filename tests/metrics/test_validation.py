@@ -1,5 +1,7 @@
 """Bad input: one clear ValueError per problem, worded as pinned here, from every entry point."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from alignlab.metrics import (
     svcca,
     unbiased_cka,
 )
+from alignlab.metrics._validation import checked_representation
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(20, 5))
@@ -126,3 +129,15 @@ def test_engine_errors():
         align_layers([A[:3]], [B[:3]], "unbiased_cka")
     with pytest.raises(ValueError, match=r"kernel must be 'linear' or 'rbf'"):
         align_layers(layers, [B], "cka", kernel="poly")
+
+
+def test_the_finiteness_pass_gives_the_norm():
+    """A finite norm proves finite entries; squares beyond float32 (an infinite norm of finite
+    entries) take the entrywise test and pass, and the layer is then rescaled as before."""
+    x = torch.from_numpy(A).float()
+    t, norm = checked_representation(x, "x")
+    assert norm == float(torch.linalg.vector_norm(x))
+    big = x * 1e30
+    t, norm = checked_representation(big, "x")
+    assert norm == math.inf and bool(torch.isfinite(t).all())
+    assert align_layers([big], [x], "cka").matrix[0, 0] == pytest.approx(1.0, abs=1e-6)

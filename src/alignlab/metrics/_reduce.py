@@ -26,7 +26,7 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return x @ x.T
 
 
-def rescale_pow2(x: torch.Tensor) -> torch.Tensor:
+def rescale_pow2(x: torch.Tensor, norm: float | None = None) -> torch.Tensor:
     """``x`` times the power of two that brings ``max |x|`` into ``[0.5, 1)``, when ``max |x|``
     is outside ``[2**-16, 2**16)``; else ``x`` itself.
 
@@ -34,9 +34,11 @@ def rescale_pow2(x: torch.Tensor) -> torch.Tensor:
     mantissa (bar entries that fall below the smallest normal number), so scores are unchanged,
     while Grams and kernel norms of features of size 1e18 (or 1e-20) no longer overflow (or
     underflow) the compute dtype. Features already of moderate size are left bit for bit as
-    given. ``x`` of any shape, returned in its dtype.
+    given. ``x`` of any shape, returned in its dtype; ``norm``: its Euclidean norm over all
+    entries when known (e.g. from :func:`alignlab.metrics._validation.checked_representation`).
     """
-    norm = float(torch.linalg.vector_norm(x))  # max |x| <= norm <= sqrt(x.numel()) max |x|
+    if norm is None:
+        norm = float(torch.linalg.vector_norm(x))  # max |x| <= norm <= sqrt(x.numel()) max |x|
     if 2.0**-15 * math.sqrt(x.numel()) <= norm < 2.0**15:  # moderate (a factor 2 to spare)
         return x
     low, high = torch.aminmax(x)  # one pass, no |x| copy

@@ -7,6 +7,7 @@ them valid. Every message names the argument, what was expected, what arrived an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,6 +59,23 @@ def as_representation(
 
     ``why`` names the metric that needs ``min_samples``, for the message.
     """
+    return checked_representation(
+        x, name, dtype=dtype, device=device, min_samples=min_samples, why=why
+    )[0]
+
+
+def checked_representation(
+    x: Any,
+    name: str,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
+    min_samples: int = 2,
+    why: str = "",
+) -> tuple[torch.Tensor, float]:
+    """:func:`as_representation`'s ``(n, d)`` tensor and its Euclidean norm over all entries
+    (inf where the squares overflow ``dtype``), from the pass that tests finiteness: a finite
+    norm means finite entries; only an infinite or NaN norm takes the entrywise test."""
     t = to_tensor(x, name)
     if t.is_complex():
         raise ValueError(f"{name} must hold real numbers; got complex dtype {t.dtype}.")
@@ -76,8 +94,9 @@ def as_representation(
         )
     source = t
     t = t.to(device=device if device is not None else t.device, dtype=check_dtype(dtype))
-    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())  # the sum is a cheap first test (no n x d mask)
+    norm = float(torch.linalg.vector_norm(t))
+    if not math.isfinite(norm) and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
         if source.dtype != t.dtype and bool(torch.isfinite(source).all()):
             top = float(source.abs().max())
             raise ValueError(
@@ -95,7 +114,7 @@ def as_representation(
             f"{name} is constant (zero variance): all {n} samples have the same features, so it "
             "has no similarity structure. Check that the layer is not dead or drop it."
         )
-    return t
+    return t, norm
 
 
 def check_same_n(ns: Sequence[int], names: Sequence[str]) -> None:

@@ -35,11 +35,11 @@ from alignlab.metrics._reduce import cosine_scores, pair_dots, rescale_pow2, sel
 from alignlab.metrics._results import NullMode, _check_null_args, _result
 from alignlab.metrics._stream import STREAMABLE, plan_rows, stream_scores, streamable
 from alignlab.metrics._validation import (
-    as_representation,
     check_dtype,
     check_fraction,
     check_k,
     check_same_n,
+    checked_representation,
     to_tensor,
 )
 from alignlab.metrics.cka import _cka_matrix, _ucka_matrix
@@ -190,8 +190,9 @@ def _clean_layers(
     metric: str,
     dtype: torch.dtype,
     device: str | torch.device | None,
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Validate every layer once; all on one device, in ``dtype``, with the same n."""
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float]]:
+    """Validate every layer once; all on one device, in ``dtype``, with the same n. Returns
+    both sides' ``(n, d_l)`` layers and the Euclidean norm of each (A's, then B's)."""
     raw_a, raw_b = _as_layers(layers_a, "layers_a"), _as_layers(layers_b, "layers_b")
     names = [f"layers_a[{i}]" for i in range(len(raw_a))]
     names += [f"layers_b[{j}]" for j in range(len(raw_b))]
@@ -201,11 +202,11 @@ def _clean_layers(
     else:
         from_torch = [t.device for t, src in raw_a + raw_b if src]
         dev = from_torch[0] if from_torch else default_device()
-    clean = [
-        as_representation(t, nm, dtype=dtype, device=dev, min_samples=min_samples, why=metric)
+    clean, norms = zip(*[
+        checked_representation(t, nm, dtype=dtype, device=dev, min_samples=min_samples, why=metric)
         for (t, _), nm in zip(raw_a + raw_b, names, strict=True)
-    ]
-    return clean[: len(raw_a)], clean[len(raw_a) :]
+    ], strict=True)  # fmt: skip
+    return list(clean[: len(raw_a)]), list(clean[len(raw_a) :]), list(norms)
 
 
 def _prepare_layers(
@@ -224,16 +225,20 @@ def _prepare_layers(
     concatenate, rescale by a power of two, normalise), their labels and the record."""
     if clamp_q is not None:
         check_fraction(clamp_q, "clamp_q")
-    a, b = _clean_layers(layers_a, layers_b, min_samples, why, dtype, device)
+    a, b, norms = _clean_layers(layers_a, layers_b, min_samples, why, dtype, device)
     if clamp_q is not None:
         a, b = clamp_layers(a, clamp_q, clamp_scope), clamp_layers(b, clamp_q, clamp_scope)
+        norms = [None] * len(norms)  # of the clamped layers: computed by the rescaling
     labels_a, labels_b = [str(i) for i in range(len(a))], [str(j) for j in range(len(b))]
+    norms_a, norms_b = norms[: len(a)], norms[len(a) :]
     if include_concat:
         a, b = a + [torch.cat(a, dim=1)], b + [torch.cat(b, dim=1)]  # (n, sum of widths)
         labels_a.append(CONCAT)
         labels_b.append(CONCAT)
+        norms_a, norms_b = norms_a + [None], norms_b + [None]
     # exact power-of-two rescaling: no overflow in the norms or Grams of huge features
-    a, b = [rescale_pow2(x) for x in a], [rescale_pow2(x) for x in b]
+    a = [rescale_pow2(x, nrm) for x, nrm in zip(a, norms_a, strict=True)]
+    b = [rescale_pow2(x, nrm) for x, nrm in zip(b, norms_b, strict=True)]
     if normalize:
         a = [torch.nn.functional.normalize(x, dim=1) for x in a]
         b = [torch.nn.functional.normalize(x, dim=1) for x in b]
