@@ -103,3 +103,34 @@ def check_hyperparameters(
             f"member(s) {idx}"
         )
     return lrs_t, wds_t
+
+
+def check_groups(
+    train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], groups, n_members: int
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor], Tensor]:
+    """Validate member datasets (``train_population(..., groups=...)``): G datasets per split,
+    x (G, n, d) and y (G, n), one group index in [0, G) per member.
+
+    Returns both splits flattened to (G * n, d) and (G * n,), for :func:`check_split`, and the
+    groups as int64 (P,).
+    """
+    out = []
+    for name, (x, y) in (("train", train), ("val", val)):
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if x.dim() != 3 or y.shape != x.shape[:2]:
+            raise ValueError(
+                f"with groups, {name} must hold G datasets of equal size: x of shape "
+                f"(G, n, in_features) and y of shape (G, n), got {tuple(x.shape)} and "
+                f"{tuple(y.shape)}"
+            )
+        out.append((x.reshape(-1, x.shape[-1]), y.reshape(-1)))
+    n_groups = torch.as_tensor(train[0]).shape[0]
+    if torch.as_tensor(val[0]).shape[0] != n_groups:
+        raise ValueError("train and val must hold the same number of datasets (G)")
+    g = torch.as_tensor(list(groups), dtype=torch.long)
+    if g.shape != (n_members,) or bool(((g < 0) | (g >= n_groups)).any()):
+        raise ValueError(
+            f"groups must give each of the {n_members} members a dataset index in "
+            f"[0, {n_groups}), got {g.tolist()}"
+        )
+    return out[0], out[1], g

@@ -18,12 +18,12 @@ from torch import Tensor
 
 from alignlab._device import resolve_device
 from alignlab.models.population_mlp import PopulationMLP
-from alignlab.train._checks import check_hyperparameters, check_split
+from alignlab.train._checks import check_groups, check_hyperparameters, check_split
 from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train._tracker import MemberTracker
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 from alignlab.train.config import TrainConfig
-from alignlab.train.result import PopulationResult, score_population
+from alignlab.train.result import PopulationResult, score_groups, score_population
 
 PAPER_LRS = (1e-3, 5e-3, 1e-2, 5e-2)  # the protocol's learning-rate grid
 PAPER_WDS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # the protocol's weight-decay grid
@@ -174,6 +174,7 @@ def train_population(
     data_seeds: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     resume: dict | None = None,
+    groups: Sequence[int] | None = None,
 ) -> PopulationResult:
     """Train every member of ``model`` on ``train`` and keep its best-validation epoch.
 
@@ -204,6 +205,13 @@ def train_population(
         them: :func:`take_state`): training goes on from its epoch up to ``config.epochs``
         with its weights, optimizer moments, batch-order generators and best-so-far records,
         so the members follow exactly the path of one uninterrupted call.
+    groups : sequence of P int, optional
+        Each member's dataset, for several cells of a study trained as one population (a
+        population of a few members costs several times more per member-step than one of
+        dozens). ``train`` and ``val`` then hold G datasets of equal size, x of shape
+        (G, n, in_features) and y of shape (G, n); member ``p`` trains and is validated on
+        dataset ``groups[p]`` only, on the path it would follow in a population of its own.
+        Needs ``shared_batch_order=False``.
 
     Returns
     -------
@@ -219,8 +227,16 @@ def train_population(
     config = config or TrainConfig()
     n_members = model.n_members
     lrs_t, wds_t = check_hyperparameters(lrs, wds, n_members)
+    group_t = None
+    if groups is not None:
+        if config.shared_batch_order:
+            raise ValueError("groups need shared_batch_order=False: one batch order per member")
+        val_shape = torch.as_tensor(val[0]).shape
+        train, val, group_t = check_groups(train, val, groups, n_members)
     x_tr, y_tr = check_split("train", *train, model, config.task)
     x_val, y_val = check_split("val", *val, model, config.task)
+    if group_t is not None:  # (G * n, d) rows for the gather; validation per dataset
+        x_val, y_val = x_val.view(val_shape), y_val.view(val_shape[:2])
     if config.shared_batch_order:
         data_seeds = [config.data_seed]
     elif data_seeds is None:
@@ -249,6 +265,11 @@ def train_population(
     work.gens, work.track = generators, full.take(torch.arange(n_members, device=device))
 
     n, bs = x_tr.shape[0], config.batch_size
+    offsets = None  # member p's rows of the stacked datasets start at groups[p] * n
+    if group_t is not None:
+        group_t = group_t.to(device)
+        n = n // int(x_val.shape[0])
+        offsets = group_t * n
     x_tr1 = with_ones(x_tr)  # (n, d + 1): the step reads its inputs with a column of ones
     val_history, loss_history = [], []
     epochs_done = first_epoch
@@ -259,6 +280,8 @@ def train_population(
         wmodel, track, flat, grad = work.model, work.track, work.flat, work.grad
         track.start_epoch()
         order = _batch_orders(n, work.gens, device)  # (1, n) shared or (P_work, n)
+        if offsets is not None:
+            order += offsets[work.ids][:, None]
         if config.shared_batch_order:  # one gather per epoch, then batches are slices
             x_ep, y_ep = x_tr1[order[0]], y_tr[order[0]]  # (n, d + 1), (n,)
         loss_sum = torch.zeros(wmodel.n_members, device=device)
@@ -281,7 +304,10 @@ def train_population(
         loss_history.append(work.spread(loss_sum / n, n_members))
 
         if config.eval_every_epoch or epoch == config.epochs - 1:
-            score = score_population(wmodel, x_val, y_val, config.task)  # (P_work,)
+            if group_t is None:
+                score = score_population(wmodel, x_val, y_val, config.task)  # (P_work,)
+            else:
+                score = score_groups(wmodel, x_val, y_val, group_t[work.ids], config.task)
             val_history.append(work.spread(score, n_members))
             track.record_validation(score, epoch, flat, config.early_stopping_patience)
         epochs_done = epoch + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,30 @@ def score_population(model: PopulationMLP, x: Tensor, y: Tensor, task: str) -> T
             hit = (out[:, 0] >= 0) == (target >= 0)
         correct += hit.sum(1)
     return correct / x.shape[0]
+
+
+def score_groups(
+    model: PopulationMLP, x: Tensor, y: Tensor, groups: Tensor, task: str
+) -> Tensor:
+    """Every member's score on its own dataset: member ``p`` on ``(x[groups[p]], y[groups[p]])``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (G, n, in_features), G datasets of n samples
+    y : Tensor of shape (G, n)
+    groups : int64 Tensor of shape (P,), values in [0, G)
+
+    Returns
+    -------
+    Tensor of shape (P,), float32: each group's members scored together, as a population of
+    them alone would be (:func:`score_population`).
+    """
+    scores = torch.empty(model.n_members, device=x.device)
+    for g in torch.unique(groups).tolist():
+        ids = (groups == g).nonzero().flatten()
+        sub = model if len(ids) == model.n_members else model.take(ids.tolist())
+        scores[ids] = score_population(sub, x[g], y[g], task)
+    return scores
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,27 @@ class PopulationResult:
             epochs_run=int(self.epochs_run[p]),
             diverged=bool(self.diverged[p]),
             diverged_step=None if step < 0 else step,
+        )
+
+    def take(self, index: Sequence[int]) -> PopulationResult:
+        """The result of members ``index`` only (in that order), as if they had been trained as
+        a population of their own: one cell of a population that trained several."""
+        from alignlab.train.population import take_state
+
+        idx = torch.as_tensor(list(index), dtype=torch.long)
+        picked = [int(i) for i in idx]
+        per_member = ("best_val_score", "best_epoch", "epochs_run", "diverged", "diverged_step")
+        return PopulationResult(
+            **{name: getattr(self, name)[idx] for name in per_member},
+            val_history=self.val_history[:, idx],
+            train_loss_history=self.train_loss_history[:, idx],
+            best_model=self.best_model.take(picked),
+            lrs=self.lrs[idx],
+            wds=self.wds[idx],
+            seeds=[self.seeds[i] for i in picked],
+            data_seeds=[self.data_seeds[i] for i in picked],
+            config=self.config,
+            state=None if self.state is None else take_state(self.state, picked),
         )
 
     def members(self) -> list[MemberResult]:
