@@ -67,9 +67,7 @@ def score_population(model: PopulationMLP, x: Tensor, y: Tensor, task: str) -> T
     return correct / x.shape[0]
 
 
-def score_groups(
-    model: PopulationMLP, x: Tensor, y: Tensor, groups: Tensor, task: str
-) -> Tensor:
+def score_groups(model: PopulationMLP, x: Tensor, y: Tensor, groups: Tensor, task: str) -> Tensor:
     """Every member's score on its own dataset: member ``p`` on ``(x[groups[p]], y[groups[p]])``.
 
     Parameters
