@@ -82,3 +82,17 @@ def test_groups_need_one_dataset_index_per_member_in_range():
                          groups=[0, 2])  # fmt: skip
     with pytest.raises(ValueError, match="G datasets of equal size"):
         train_population(pop, TRAIN[0], VAL[0], [1e-2] * 2, [0.0] * 2, _config(1), groups=[0, 1])
+
+
+def test_states_go_on_as_one_where_every_live_population_stopped_at_the_same_step():
+    from alignlab.train import concat_states
+
+    first, second = _alone(0, 4).state, _alone(1, 4).state
+    merged = concat_states([first, second])
+    assert merged["flat"].shape[0] == 5 and len(merged["generators"]) == 5
+    torch.testing.assert_close(merged["flat"][3:], second["flat"])
+    done = {**first, "epoch": 2, "step": 20}  # every member stopped sooner: its step is unused
+    done["tracker"] = {**first["tracker"], "active": torch.zeros(3, dtype=torch.bool)}
+    assert concat_states([done, second])["epoch"] == second["epoch"]
+    with pytest.raises(ValueError, match="same epoch and step"):
+        concat_states([{**first, "epoch": 2, "step": 20}, second])

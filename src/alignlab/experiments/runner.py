@@ -28,6 +28,34 @@ from alignlab.experiments.spec import StudySpec
 from alignlab.experiments.store import PLAN, RunStore, first_missing, read_plan
 
 
+@dataclass(frozen=True)
+class JobPack:
+    """Jobs of one phase run as one unit of work: for populations too small to use a worker
+    well alone (several cells of a study trained as one population). Nothing downstream sees
+    the pack: each part is stored under its own key, as if it had run alone."""
+
+    parts: tuple[Any, ...]
+
+    @property
+    def phase(self) -> str:
+        return self.parts[0].phase
+
+    @property
+    def key(self) -> str:
+        from alignlab.experiments.spec import stable_hash
+
+        return stable_hash([part.key for part in self.parts])
+
+    @property
+    def label(self) -> str:
+        more = len(self.parts) - 1
+        return self.parts[0].label + (f" and {more} more cell(s)" if more else "")
+
+
+def _parts(job: Any) -> tuple[Any, ...]:
+    return job.parts if isinstance(job, JobPack) else (job,)
+
+
 @dataclass
 class RunContext:
     """What a study's ``run`` uses: the store, the executor, and per-phase bookkeeping."""
@@ -51,20 +79,25 @@ class RunContext:
         it can be sent to another process); the driver stores each result as it arrives. A job
         has ``phase``, ``key`` and, for progress lines, ``label``. ``total`` is the phase's job
         count where ``jobs`` are only part of it (a phase run in several calls); default
-        ``len(jobs)``.
+        ``len(jobs)``. A :class:`JobPack` runs its parts in one call of ``fn``, which returns
+        a list of rows and a list of tensors, one of each per part; each part is stored (and
+        counted) as the job it is.
         """
-        keys = [job.key for job in jobs]
+        keys = [part.key for job in jobs for part in _parts(job)]
         self.record_total(phase, len(keys) if total is None else total)
         done = self.store.done_keys(phase)
-        todo = [job for job in jobs if job.key not in done]
-        self.pool.run(
-            todo,
-            fn,
-            lambda job, rows, tensors: self.store.save_job(phase, job.key, rows, tensors),
-            phase=title,
-        )
-        self.jobs_run[phase] = self.jobs_run.get(phase, 0) + len(todo)
+        todo = [job for job in jobs if any(part.key not in done for part in _parts(job))]
+        self.pool.run(todo, fn, lambda job, rows, tensors: self._save(phase, job, rows, tensors),
+                      phase=title)  # fmt: skip
+        self.jobs_run[phase] = self.jobs_run.get(phase, 0) + sum(len(_parts(j)) for j in todo)
         return keys
+
+    def _save(self, phase: str, job: Any, rows: Any, tensors: Any) -> None:
+        if not isinstance(job, JobPack):
+            self.store.save_job(phase, job.key, rows, tensors)
+            return
+        for part, part_rows, part_tensors in zip(job.parts, rows, tensors, strict=True):
+            self.store.save_job(phase, part.key, part_rows, part_tensors)
 
     def record_total(self, phase: str, total: int) -> None:
         """Remember how many jobs ``phase`` has, for ``alignlab status``."""

@@ -5,11 +5,12 @@ from alignlab.train.population import (
     PAPER_LRS,
     PAPER_WDS,
     TrainConfig,
+    concat_states,
     hyperparameter_grid,
     take_state,
     train_population,
 )
-from alignlab.train.result import MemberResult, PopulationResult, score_population
+from alignlab.train.result import MemberResult, PopulationResult, score_groups, score_population
 from alignlab.train.sequence import SequencePopulationResult, train_sequence_population
 
 __all__ = [
@@ -21,7 +22,9 @@ __all__ = [
     "SequencePopulationResult",
     "TrainConfig",
     "clip_grad_norm_per_member_",
+    "concat_states",
     "hyperparameter_grid",
+    "score_groups",
     "score_population",
     "take_state",
     "train_population",

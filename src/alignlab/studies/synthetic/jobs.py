@@ -170,36 +170,26 @@ def study_dataset(spec: dict[str, Any], u: int, dphi: int | None):
 
 
 # -- train phase ------------------------------------------------------------------------------
-def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
-    """Train one population; rows (one per member) and the best-validation checkpoint."""
-    from alignlab.models import PopulationMLP
-    from alignlab.train import TrainConfig, train_population
+def _member_grid(job: TrainJob) -> list[tuple[int, float, float]]:
+    """(seed, lr, wd) of the job's members, seed-major, as rows and weights are ordered."""
+    return [(seed, lr, wd) for seed in job.spec["seeds"] for lr, wd in job.settings]
 
-    torch.set_num_threads(1)
-    spec = SyntheticStudySpec.model_validate(job.spec)
-    data = study_dataset(job.spec, job.u, job.dphi)
-    train, val, test = (data.split(s).modality(job.modality)[0] for s in ("train", "val", "test"))
-    grid = [(seed, lr, wd) for seed in spec.seeds for lr, wd in job.settings]  # seed-major
-    seeds = [derive_seed(s, job.modality, job.depth) for s, _, _ in grid]
-    model = PopulationMLP(len(grid), N_FEATURES, WIDTH, job.depth, data.n_classes, seeds=seeds)
-    config = TrainConfig(
+
+def _train_config(spec: SyntheticStudySpec, job: TrainJob):
+    from alignlab.train import TrainConfig
+
+    return TrainConfig(
         epochs=job.n_epochs,
         batch_size=spec.batch_size,
         grad_clip=spec.grad_clip,
         shared_batch_order=False,
         early_stopping_patience=spec.patience,
     )
-    result = train_population(
-        model,
-        (train, data.train.y),
-        (val, data.val.y),
-        lrs=[lr for _, lr, _ in grid],
-        wds=[wd for _, _, wd in grid],
-        config=config,
-        data_seeds=[s for s, _, _ in grid],
-        resume=job.resume,
-    )
-    test_scores = result.evaluate(test, data.test.y).tolist()
+
+
+def _outcome(job: TrainJob, result, test_scores: list[float]) -> tuple[list[dict], dict]:
+    """One cell's rows (one per member) and its best-validation checkpoint (with the state
+    to go on from, under successive halving)."""
     context = {
         "study": "synthetic",
         "u": job.u,
@@ -209,10 +199,35 @@ def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
         "depth": job.depth,
         **({} if job.rung is None else {"rung": job.rung}),
     }
-    rows = member_rows(job.key, grid, result, test_scores, config.epochs, context)
+    rows = member_rows(job.key, _member_grid(job), result, test_scores, job.n_epochs, context)
     if job.rung is None:
         return rows, result.checkpoint()
     return rows, {**result.checkpoint(), "state": result.state}  # the next rung goes on from it
+
+
+def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
+    """Train one population; rows (one per member) and the best-validation checkpoint."""
+    from alignlab.models import PopulationMLP
+    from alignlab.train import train_population
+
+    torch.set_num_threads(1)
+    spec = SyntheticStudySpec.model_validate(job.spec)
+    data = study_dataset(job.spec, job.u, job.dphi)
+    train, val, test = (data.split(s).modality(job.modality)[0] for s in ("train", "val", "test"))
+    grid = _member_grid(job)
+    seeds = [derive_seed(s, job.modality, job.depth) for s, _, _ in grid]
+    model = PopulationMLP(len(grid), N_FEATURES, WIDTH, job.depth, data.n_classes, seeds=seeds)
+    result = train_population(
+        model,
+        (train, data.train.y),
+        (val, data.val.y),
+        lrs=[lr for _, lr, _ in grid],
+        wds=[wd for _, _, wd in grid],
+        config=_train_config(spec, job),
+        data_seeds=[s for s, _, _ in grid],
+        resume=job.resume,
+    )
+    return _outcome(job, result, result.evaluate(test, data.test.y).tolist())
 
 
 # -- selection --------------------------------------------------------------------------------

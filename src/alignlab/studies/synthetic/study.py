@@ -23,10 +23,10 @@ from alignlab.studies.synthetic.jobs import (
     TrainJob,
     expand_train_jobs,
     run_align_job,
-    run_train_job,
     select_hyperparameters,
     selected_models,
 )
+from alignlab.studies.synthetic.packs import pack_train_jobs, run_train_unit
 from alignlab.studies.synthetic.spec import SyntheticStudySpec
 
 
@@ -40,7 +40,8 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
         train_jobs, models = _train_halving(ctx, spec)
     else:
         train_jobs = expand_train_jobs(spec)
-        ctx.run_phase("train", train_jobs, run_train_job, "train populations")
+        units = pack_train_jobs(train_jobs, ctx.store.done_keys("train"))
+        ctx.run_phase("train", units, run_train_unit, "train populations", len(train_jobs))
         models = ctx.rows("train", [j.key for j in train_jobs])
         models["dphi"] = models["dphi"].astype("Int64")
         models["selected"] = select_hyperparameters(models, spec.selection)
@@ -114,7 +115,8 @@ def _train_halving(
         done = ctx.store.done_keys("train")
         jobs = [j if j.key in done else _with_state(ctx.store, j, previous, spec) for j in jobs]
         title = f"train populations (rung {rung + 1})"
-        ctx.run_phase("train", jobs, run_train_job, title, total=n_train)
+        units = pack_train_jobs(jobs, done)
+        ctx.run_phase("train", units, run_train_unit, title, total=n_train)
         previous.update({(j.u, j.modality, j.dphi, j.depth): j for j in jobs})
         rows = ctx.rows("train", [j.key for j in jobs])
         last = [j for j in jobs if j.rung == len(budgets[j.modality]) - 1]
