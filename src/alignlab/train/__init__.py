@@ -5,13 +5,12 @@ from alignlab.train.population import (
     PAPER_LRS,
     PAPER_WDS,
     TrainConfig,
-    concat_states,
     hyperparameter_grid,
-    take_state,
     train_population,
 )
 from alignlab.train.result import MemberResult, PopulationResult, score_groups, score_population
 from alignlab.train.sequence import SequencePopulationResult, train_sequence_population
+from alignlab.train.states import concat_states, take_state
 
 __all__ = [
     "PAPER_LRS",

@@ -150,19 +150,6 @@ def _state(model, work, full, generators, epoch: int, step: int, n: int) -> dict
     }
 
 
-def take_state(state: dict, index: Sequence[int], shared_batch_order: bool = False) -> dict:
-    """The ``state`` of members ``index`` only (to resume a selection of a population)."""
-    idx = torch.as_tensor(list(index), dtype=torch.long)
-    gens = state["generators"] if shared_batch_order else [state["generators"][i] for i in idx]
-    return {
-        **{k: state[k][idx] for k in ("flat", "exp_avg", "exp_avg_sq")},
-        "step": state["step"],
-        "epoch": state["epoch"],
-        "generators": gens,
-        "tracker": {k: v[idx] for k, v in state["tracker"].items()},
-    }
-
-
 def train_population(
     model: PopulationMLP,
     train: tuple[Tensor, Tensor],
@@ -342,26 +329,3 @@ def train_population(
         config=config,
         state=state,
     )
-
-
-def concat_states(states: list[dict]) -> dict:
-    """One ``train_population`` state of several populations, their members in order, to go on
-    as one population (several cells of a study at one rung).
-
-    The populations with a member still training must have stopped at the same epoch and step.
-    One whose members all stopped early (patience) or diverged may have stopped sooner: its
-    members are never stepped again, so the others' epoch and step serve for it too.
-    """
-    live = [s for s in states if bool(s["tracker"]["active"].any())] or states[:1]
-    if len({(s["epoch"], s["step"]) for s in live}) > 1:
-        raise ValueError(
-            "populations still training must be at the same epoch and step to go on as one, "
-            f"got {sorted({(s['epoch'], s['step']) for s in live})} (epoch, step)"
-        )
-    return {
-        **{k: torch.cat([s[k] for s in states]) for k in ("flat", "exp_avg", "exp_avg_sq")},
-        "step": live[0]["step"],
-        "epoch": live[0]["epoch"],
-        "generators": [g for s in states for g in s["generators"]],
-        "tracker": {k: torch.cat([s["tracker"][k] for s in states]) for k in states[0]["tracker"]},
-    }

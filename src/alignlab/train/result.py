@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from alignlab.models.population_mlp import PopulationMLP
+from alignlab.train.states import take_state
 
 if TYPE_CHECKING:
     from alignlab.train.config import TrainConfig
@@ -175,8 +176,6 @@ class PopulationResult:
     def take(self, index: Sequence[int]) -> PopulationResult:
         """The result of members ``index`` only (in that order), as if they had been trained as
         a population of their own: one cell of a population that trained several."""
-        from alignlab.train.population import take_state
-
         idx = torch.as_tensor(list(index), dtype=torch.long)
         picked = [int(i) for i in idx]
         per_member = ("best_val_score", "best_epoch", "epochs_run", "diverged", "diverged_step")

@@ -51,12 +51,15 @@ class TrainJob:
     rung: int | None = None  # successive halving: which rung (0 first); None: the exact rule
     resume_key: str | None = None  # the earlier rung's job these members go on from
     resume: dict | None = field(default=None, repr=False, compare=False)  # its state, selected
+    seeds: tuple[int, ...] | None = None  # the members' seeds; None: the spec's
+    completion: bool = False  # the selected setting on the seeds that took no part in the search
     phase: str = "train"
 
     @property
     def label(self) -> str:
         cell = "" if self.dphi is None else f" D_phi={self.dphi}"
         rung = "" if self.rung is None else f" rung {self.rung + 1}"
+        rung += " (the other seeds)" if self.completion else ""
         return f"train U={self.u}{cell} {MODALITIES[self.modality - 1]} depth {self.depth}{rung}"
 
     @property
@@ -83,6 +86,10 @@ class TrainJob:
             extra["resume"] = self.resume_key
         if s.get("patience") is not None:
             extra["patience"] = s["patience"]
+        if self.seeds is not None:
+            extra["seeds_trained"] = list(self.seeds)
+        if self.completion:
+            extra["completion"] = True
         return stable_hash(
             {
                 "phase": self.phase,
@@ -133,11 +140,15 @@ class AlignJob:
 
 
 def expand_train_jobs(spec: SyntheticStudySpec) -> list[TrainJob]:
-    """Every train job of the spec: modality 1 per (U, depth), modality 2 per (U, D_phi, depth)."""
+    """Every train job of the spec: modality 1 per (U, depth), modality 2 per (U, D_phi, depth),
+    each with the seeds of the search (``search_seeds``; all of them by default)."""
     raw = spec.model_dump(mode="json")
-    jobs = [TrainJob(raw, u, 1, None, d) for u in spec.uniqueness for d in spec.depths1]
+    seeds = tuple(spec.seeds[: spec.search_seeds]) if spec.completion_seeds else None
+    jobs = [
+        TrainJob(raw, u, 1, None, d, seeds=seeds) for u in spec.uniqueness for d in spec.depths1
+    ]
     jobs += [
-        TrainJob(raw, u, 2, dphi, d)
+        TrainJob(raw, u, 2, dphi, d, seeds=seeds)
         for u in spec.uniqueness
         for dphi in spec.dphi
         for d in spec.depths2
@@ -172,7 +183,8 @@ def study_dataset(spec: dict[str, Any], u: int, dphi: int | None):
 # -- train phase ------------------------------------------------------------------------------
 def _member_grid(job: TrainJob) -> list[tuple[int, float, float]]:
     """(seed, lr, wd) of the job's members, seed-major, as rows and weights are ordered."""
-    return [(seed, lr, wd) for seed in job.spec["seeds"] for lr, wd in job.settings]
+    seeds = job.spec["seeds"] if job.seeds is None else job.seeds
+    return [(seed, lr, wd) for seed in seeds for lr, wd in job.settings]
 
 
 def _train_config(spec: SyntheticStudySpec, job: TrainJob):
@@ -198,6 +210,7 @@ def _outcome(job: TrainJob, result, test_scores: list[float]) -> tuple[list[dict
         "modality": MODALITIES[job.modality - 1],
         "depth": job.depth,
         **({} if job.rung is None else {"rung": job.rung}),
+        "searched": not job.completion,
     }
     rows = member_rows(job.key, _member_grid(job), result, test_scores, job.n_epochs, context)
     if job.rung is None:
@@ -252,6 +265,18 @@ def selected_models(rows: pd.DataFrame, checkpoint: dict) -> dict:
         "seeds": picked.loc[index, "seed"].tolist(),
         "init_seeds": picked.loc[index, "init_seed"].tolist(),
         "test_score": picked.loc[index, "test_score"].tolist(),
+    }
+
+
+def merge_selected(parts: list[dict]) -> dict:
+    """One :func:`selected_models` mapping from several of the same cell (the search's seeds
+    and the other seeds, ``search_seeds``), members in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return {
+        "weights": torch.cat([p["weights"] for p in parts]),
+        "architecture": parts[0]["architecture"],
+        **{k: [v for p in parts for v in p[k]] for k in ("seeds", "init_seeds", "test_score")},
     }
 
 

@@ -59,7 +59,7 @@ def _start(job: TrainJob) -> int:
 
 
 def _members(jobs: list[TrainJob]) -> int:
-    return sum(len(job.spec["seeds"]) * len(job.settings) for job in jobs)
+    return sum(len(_member_grid(job)) for job in jobs)
 
 
 def run_train_pack(pack) -> tuple[list[list[dict]], list[dict]]:

@@ -111,6 +111,13 @@ class SyntheticStudySpec(StudySpec):
         description="Stop a member after this many epochs without a better validation accuracy "
         "(it keeps its best-validation weights); None: train every epoch (protocol).",
     )
+    search_seeds: Int | None = Field(
+        None,
+        ge=1,
+        description="Compare the (lr, wd) settings on the members of the first k seeds only "
+        "(the selection rule's means over them); the other seeds then train the selected "
+        "setting alone, to the full epochs. None: every seed takes part (protocol).",
+    )
     epochs1: Int = Field(50, ge=1, description="Training epochs for modality 1.")
     epochs2: Int = Field(300, ge=1, description="Training epochs for the transformed modality 2.")
     batch_size: Int = Field(512, ge=1, description="Mini-batch size.")
@@ -184,8 +191,18 @@ class SyntheticStudySpec(StudySpec):
             raise ValueError(f"metrics must be a non-empty list of distinct names, got {names}")
         return v
 
+    @property
+    def completion_seeds(self) -> list[int]:
+        """Seeds that train only the selected setting (``search_seeds``); empty: none."""
+        return [] if self.search_seeds is None else self.seeds[self.search_seeds :]
+
     @model_validator(mode="after")
     def _consistent(self) -> SyntheticStudySpec:
+        if self.search_seeds is not None and self.search_seeds > len(self.seeds):
+            raise ValueError(
+                f"search_seeds = {self.search_seeds} is more than the {len(self.seeds)} seeds; "
+                f"use at most {len(self.seeds)}, or None to compare settings on every seed"
+            )
         missing = sorted(set(self.align_depths1) - set(self.depths1))
         if missing:
             raise ValueError(

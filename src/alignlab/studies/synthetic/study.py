@@ -21,7 +21,9 @@ from alignlab.studies.synthetic.jobs import (
     MODALITIES,
     AlignJob,
     TrainJob,
+    _member_grid,
     expand_train_jobs,
+    merge_selected,
     run_align_job,
     select_hyperparameters,
     selected_models,
@@ -41,13 +43,18 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
     else:
         train_jobs = expand_train_jobs(spec)
         units = pack_train_jobs(train_jobs, ctx.store.done_keys("train"))
-        ctx.run_phase("train", units, run_train_unit, "train populations", len(train_jobs))
+        ctx.run_phase("train", units, run_train_unit, "train populations", _train_total(spec))
         models = ctx.rows("train", [j.key for j in train_jobs])
         models["dphi"] = models["dphi"].astype("Int64")
         models["selected"] = select_hyperparameters(models, spec.selection)
+    sources = {_cell(j): [j] for j in train_jobs}  # cell -> the jobs its selected members are in
+    if spec.completion_seeds:
+        completed, models = _complete(ctx, spec, train_jobs, models)
+        for job in completed:
+            sources[_cell(job)].append(job)
     ctx.write_table("models", models)
 
-    align_jobs = _align_jobs(spec, train_jobs, models)
+    align_jobs = _align_jobs(spec, sources, models)
     done = ctx.store.done_keys("align")
     rows_of = dict(tuple(models.groupby("job", sort=False)))
     loaded = [
@@ -56,6 +63,41 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
     keys = ctx.run_phase("align", loaded, run_align_job, "align encoders")
     alignments = ctx.write_table("alignments", ctx.rows("align", keys))
     return {"models": models, "alignments": alignments}
+
+
+def _cell(job: TrainJob) -> tuple:
+    return (job.u, job.modality, job.dphi, job.depth)
+
+
+def _train_total(spec: SyntheticStudySpec) -> int:
+    """Train jobs of the run: one per cell (per rung under halving), and one more per cell for
+    the seeds outside the search (``search_seeds``)."""
+    cells = len(expand_train_jobs(spec))
+    searched = _halving_train_jobs(spec) if spec.selection_rule == "halving" else cells
+    return searched + (cells if spec.completion_seeds else 0)
+
+
+def _complete(
+    ctx: RunContext, spec: SyntheticStudySpec, jobs: list[TrainJob], models: pd.DataFrame
+) -> tuple[list[TrainJob], pd.DataFrame]:
+    """Train each cell's selected setting on the seeds that took no part in the search
+    (``spec.completion_seeds``), to the full epochs and from the start, as the protocol trains
+    every seed; their rows join the models table as selected (``searched`` False)."""
+    rows_of = dict(tuple(models.groupby("job", sort=False)))
+    todo = []
+    for job in jobs:
+        rows = rows_of[job.key]
+        ((lr, wd),) = set(rows.loc[rows["selected"], ["lr", "wd"]].itertuples(index=False))
+        todo.append(replace(job, arms=((lr, wd),), seeds=tuple(spec.completion_seeds),
+                            epochs=None, rung=None, resume_key=None, resume=None,
+                            completion=True))  # fmt: skip
+    units = pack_train_jobs(todo, ctx.store.done_keys("train"))
+    title = "train the selected settings (the other seeds)"
+    ctx.run_phase("train", units, run_train_unit, title, total=_train_total(spec))
+    extra = ctx.rows("train", [j.key for j in todo]).assign(selected=True)
+    models = pd.concat([models, extra], ignore_index=True)
+    models["dphi"] = models["dphi"].astype("Int64")
+    return todo, models
 
 
 def rung_epochs(epochs: int, rungs: int) -> list[int]:
@@ -91,7 +133,6 @@ def _train_halving(
     )
     grid = [(lr, wd) for lr in spec.lrs for wd in spec.wds]
     budgets = _rung_budgets(spec)
-    n_train = _halving_train_jobs(spec)
     n_rungs = max(len(b) for b in budgets.values())
     alive: dict[tuple, list[tuple[float, float]]] = {}
     final: dict[tuple, TrainJob] = {}  # (u, modality, dphi, depth) -> its last rung's job
@@ -116,7 +157,7 @@ def _train_halving(
         jobs = [j if j.key in done else _with_state(ctx.store, j, previous, spec) for j in jobs]
         title = f"train populations (rung {rung + 1})"
         units = pack_train_jobs(jobs, done)
-        ctx.run_phase("train", units, run_train_unit, title, total=n_train)
+        ctx.run_phase("train", units, run_train_unit, title, total=_train_total(spec))
         previous.update({(j.u, j.modality, j.dphi, j.depth): j for j in jobs})
         rows = ctx.rows("train", [j.key for j in jobs])
         last = [j for j in jobs if j.rung == len(budgets[j.modality]) - 1]
@@ -150,8 +191,7 @@ def _with_state(store: RunStore, job: TrainJob, previous: dict, spec: SyntheticS
     if job.resume_key is None:
         return job
     before = previous[(job.u, job.modality, job.dphi, job.depth)]
-    old = [(seed, lr, wd) for seed in spec.seeds for lr, wd in before.settings]
-    new = [(seed, lr, wd) for seed in spec.seeds for lr, wd in job.settings]
+    old, new = _member_grid(before), _member_grid(job)
     state = store.job_tensors("train", before.key)["state"]
     return replace(job, resume=take_state(state, [old.index(m) for m in new]))
 
@@ -201,36 +241,35 @@ def _keys(rows: pd.DataFrame, selection: str) -> list[tuple]:
 
 
 def _align_jobs(
-    spec: SyntheticStudySpec, jobs: list[TrainJob], models: pd.DataFrame
+    spec: SyntheticStudySpec, sources: dict[tuple, list[TrainJob]], models: pd.DataFrame
 ) -> list[AlignJob]:
-    """One align job per (U, D_phi), keyed by its train jobs and their selected settings."""
-    by_cell = {(j.u, j.modality, j.dphi, j.depth): j for j in jobs}
+    """One align job per (U, D_phi), keyed by its train jobs and their selected settings;
+    ``sources`` maps each cell to the train jobs that hold its selected members."""
     rows_of = dict(tuple(models.groupby("job", sort=False)))
     raw = spec.model_dump(mode="json")
     out = []
     for u in spec.uniqueness:
         for dphi in spec.dphi:
-            sources1 = [by_cell[(u, 1, None, d)] for d in spec.align_depths1]
-            sources2 = [by_cell[(u, 2, dphi, d)] for d in spec.depths2]
+            cells1 = {d: sources[(u, 1, None, d)] for d in spec.align_depths1}
+            cells2 = {d: sources[(u, 2, dphi, d)] for d in spec.depths2}
+            jobs = [j for js in [*cells1.values(), *cells2.values()] for j in js]
             chosen = [
                 rows_of[j.key].loc[rows_of[j.key]["selected"], ["lr", "wd"]].values.tolist()
-                for j in sources1 + sources2
+                for j in jobs
             ]
-            inputs_key = stable_hash([[j.key for j in sources1 + sources2], chosen])
-            job = AlignJob(raw, u, dphi, {}, {}, inputs_key)
-            out.append(replace(job, models1=_sources(sources1), models2=_sources(sources2)))
+            inputs_key = stable_hash([[j.key for j in jobs], chosen])
+            # the train jobs are replaced by their selected weights before the job runs
+            out.append(AlignJob(raw, u, dphi, cells1, cells2, inputs_key))
     return out
-
-
-def _sources(jobs: list[TrainJob]) -> dict:
-    return {j.depth: j for j in jobs}  # replaced by the selected weights before running
 
 
 def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFrame]) -> AlignJob:
     """``job`` with its sources' selected weights; ``rows_of`` maps train job key -> rows."""
 
-    def picked(source: TrainJob) -> dict:
-        return selected_models(rows_of[source.key], store.job_tensors("train", source.key))
+    def picked(sources: list[TrainJob]) -> dict:
+        return merge_selected(
+            [selected_models(rows_of[j.key], store.job_tensors("train", j.key)) for j in sources]
+        )
 
     return replace(
         job,
@@ -240,14 +279,7 @@ def _with_weights(store: RunStore, job: AlignJob, rows_of: dict[str, pd.DataFram
 
 
 def totals(spec: SyntheticStudySpec, store: RunStore) -> dict[str, int | None]:
-    return {
-        "train": (
-            len(expand_train_jobs(spec))
-            if spec.selection_rule == "exact"
-            else _halving_train_jobs(spec)
-        ),
-        "align": len(spec.uniqueness) * len(spec.dphi),
-    }
+    return {"train": _train_total(spec), "align": len(spec.uniqueness) * len(spec.dphi)}
 
 
 def summary(tables: dict[str, pd.DataFrame]) -> list[str]:
