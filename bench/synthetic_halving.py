@@ -2,7 +2,8 @@
 
 ``validate`` runs the same affordable spec (the protocol's 20 (lr, wd) settings, real data, a
 few U, D_phi and depths) end to end once per rule in fresh run directories with the 2-worker
-pool: ``exact``, ``halving`` (5 rungs) and ``fast`` (halving with 6 rungs plus patience). For
+pool: ``exact``, ``halving`` (5 rungs) and ``fast`` (5-rung halving on the first seed only,
+``search_seeds=1``, the selected setting then trained on the other seeds, plus patience). For
 every (U, modality) it checks that each fast rule selects the exact rule's setting, or one whose
 mean validation accuracy under the exact run is within ``TOLERANCE`` of the best, compares the
 findings' statistics (``alignlab.analysis.paper_findings``) where the grid can test them, the
@@ -10,9 +11,12 @@ trained model-epochs and the CPU-seconds (``getrusage`` of the workers), and pro
 preset's sweep from the measured model-epochs per CPU-second.
 
 ``fraction`` runs a fixed fraction of the paper grid itself end to end (U {0, 8} x D_phi {5} x
-all 10 D_enc and modality-1 depths, seed 0, the 20 settings, 50 / 300 epochs, the paper's
-alignment with its null), with each rule asked for, and projects the whole sweep from its wall
-time: the paper grid has ``S`` times the fraction's model-epochs under the same rule (patience
+all 10 D_enc and modality-1 depths, the paper's 5 seeds, the 20 settings, 50 / 300 epochs, the
+paper's alignment with its null), with each rule asked for, and projects the whole sweep from its
+wall time. All 5 seeds, because a rung's population is its surviving settings times the seeds,
+and a member-step of a population of 1-3 costs 2-5x one of 100 (``bench/synthetic_floor.py
+--members``): a one-seed fraction prices the late rungs at populations the paper grid never
+has. The paper grid has ``S`` times the fraction's model-epochs under the same rule (patience
 aside), so the projection is the fraction's wall time times ``S``; patience's saving is inside
 the measured time, assumed to be the same share on the rest of the grid.
 
@@ -51,18 +55,18 @@ FRACTION_HEADING = (
 )
 TOLERANCE = 0.002  # mean validation accuracy a different selected setting may lose
 PAPER = SyntheticStudySpec()  # the paper preset (the defaults are the protocol)
-FAST_RUNGS = 6  # 20 settings, then 10, 5, 3, 2, 1
-PAPER_PATIENCE = 25  # epochs without a better validation accuracy (1/12 of modality 2's 300)
+FAST_SEARCH_SEEDS = 1  # fast: the settings are compared on the first seed's members
+PAPER_PATIENCE = 50  # epochs without a better validation accuracy (1/6 of modality 2's 300)
 
 
 def rule_fields(rule: str, epochs2: int) -> dict:
-    """Spec fields of a rule; ``fast``'s patience is 1/12 of modality 2's epochs."""
+    """Spec fields of a rule; ``fast``'s patience is 1/6 of modality 2's epochs."""
     if rule == "exact":
         return {"selection_rule": "exact"}
     if rule == "halving":
         return {"selection_rule": "halving"}
     patience = max(1, round(PAPER_PATIENCE * epochs2 / PAPER.epochs2))
-    return {"selection_rule": "halving", "halving_rungs": FAST_RUNGS, "patience": patience}
+    return {"selection_rule": "halving", "search_seeds": FAST_SEARCH_SEEDS, "patience": patience}
 
 
 def bench_spec(epochs1: int, epochs2: int, rule: str) -> SyntheticStudySpec:
@@ -82,8 +86,8 @@ def bench_spec(epochs1: int, epochs2: int, rule: str) -> SyntheticStudySpec:
 
 
 def fraction_spec(rule: str) -> SyntheticStudySpec:
-    """The fixed fraction of the paper grid: U {0, 8}, D_phi {5}, seed 0, the rest the paper's."""
-    return SyntheticStudySpec(uniqueness=[0, 8], dphi=[5], seeds=[0], **rule_fields(rule, 300))
+    """The fixed fraction of the paper grid: U {0, 8}, D_phi {1, 5, 9}, the rest the paper's."""
+    return SyntheticStudySpec(uniqueness=[0, 8], dphi=[1, 5, 9], **rule_fields(rule, 300))
 
 
 def cpu_seconds() -> float:
@@ -99,16 +103,33 @@ def run_rule(spec: SyntheticStudySpec, root: Path, rule: str) -> dict:
     load = os.getloadavg()[0]
     cpu, wall = cpu_seconds(), time.perf_counter()
     outcome = run_study(spec, root / rule, ExecutorConfig(workers=2, quiet=True))
+    wall = time.perf_counter() - wall
     models = outcome.models
     return {
         "models": models,
         "alignments": outcome.tables.get("alignments"),
-        "wall": time.perf_counter() - wall,
+        "wall": wall,
+        "align_wall": align_seconds(outcome.run_dir),
         "cpu": cpu_seconds() - cpu,
         # epochs each member trained (patience stops some; halving resumes: a row's are all)
         "model_epochs": int(models["epochs_run" if "epochs_run" in models else "epochs"].sum()),
         "load": (load, os.getloadavg()[0]),
     }
+
+
+def align_seconds(run_dir: Path) -> float:
+    """Wall seconds of the align phase: from the last stored train job to the last align job."""
+    last = {
+        phase: max(f.stat().st_mtime for f in (run_dir / "jobs" / phase).iterdir())
+        for phase in ("train", "align")
+    }
+    return last["align"] - last["train"]
+
+
+def align_scale(spec: SyntheticStudySpec) -> float:
+    """The paper grid's alignment work over ``spec``'s: align jobs (U x D_phi) times seeds."""
+    jobs = len(spec.uniqueness) * len(spec.dphi) * len(spec.seeds)
+    return len(PAPER.uniqueness) * len(PAPER.dphi) * len(PAPER.seeds) / jobs
 
 
 def compare(exact: pd.DataFrame, halving: pd.DataFrame) -> pd.DataFrame:
@@ -139,9 +160,10 @@ def compare(exact: pd.DataFrame, halving: pd.DataFrame) -> pd.DataFrame:
 def nominal_model_epochs(spec: SyntheticStudySpec) -> int:
     """Model-epochs of ``spec``'s sweep without patience (halving: the surviving settings,
     ceil-halved per rung, go on from the previous rung, as ``alignlab.studies.synthetic.study``
-    runs it)."""
+    runs it; ``search_seeds``: the search on those seeds, the selected setting on the rest)."""
     n_settings = len(spec.lrs) * len(spec.wds)
-    seeds, us = len(spec.seeds), len(spec.uniqueness)
+    rest = len(spec.completion_seeds)
+    seeds, us = len(spec.seeds) - rest, len(spec.uniqueness)
     cells = {1: us * len(spec.depths1), 2: us * len(spec.dphi) * len(spec.depths2)}
     total = 0
     for modality, epochs in ((1, spec.epochs1), (2, spec.epochs2)):
@@ -152,7 +174,7 @@ def nominal_model_epochs(spec: SyntheticStudySpec) -> int:
             for budget in rung_epochs(epochs, spec.halving_rungs):
                 per_cell += alive * (budget - done)
                 alive, done = max(1, math.ceil(alive / 2)), budget
-        total += cells[modality] * seeds * per_cell
+        total += cells[modality] * (seeds * per_cell + rest * epochs)
     return total
 
 
@@ -197,9 +219,10 @@ def report(results: dict, tables: dict, spec: SyntheticStudySpec, agree: dict) -
         "of one torch thread. Spec: U {0, 4, 8} x D_phi {1, 5} x D_enc {1, 4}, modality-1 depth "
         f"1, the protocol's 20 (lr, wd) settings x 2 seeds, {spec.epochs1} / {spec.epochs2} "
         f"epochs, 65,536 samples. Rules: `halving` with {PAPER.halving_rungs} rungs (budgets "
-        f"{rung_epochs(spec.epochs2, PAPER.halving_rungs)} epochs for modality 2); `fast` with "
-        f"{FAST_RUNGS} rungs ({rung_epochs(spec.epochs2, FAST_RUNGS)}) and patience "
-        f"{fast['patience']} epochs (1/12 of modality 2's, as {PAPER_PATIENCE} of 300).",
+        f"{rung_epochs(spec.epochs2, PAPER.halving_rungs)} epochs for modality 2); `fast`: the "
+        "same halving on the first seed's members only (`search_seeds = 1`), the selected "
+        f"setting then trained on the other seed, and patience {fast['patience']} epochs (1/6 "
+        f"of modality 2's, as {PAPER_PATIENCE} of 300).",
         "",
         "| rule | load before / after | wall | CPU-seconds | model-epochs | model-epochs / CPU-s |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -281,35 +304,43 @@ def fraction(args) -> None:
         FRACTION_HEADING,
         "",
         f"Run {date} on this machine (2 cores, shared), 2 worker processes of one torch thread. "
-        "The fraction: U {0, 8} x D_phi {5} x D_enc 1-10 (modality 1: depths 1-10), seed 0, the "
-        "protocol's 20 (lr, wd) settings, 50 / 300 epochs, 65,536 samples, alignment with the "
-        "paper's metrics, modality-1 depths and 200-permutation null: end to end, as "
-        "`alignlab run synthetic` runs it. The projections multiply the measured wall time, "
-        "and half the CPU-seconds (2 workers; less sensitive to other load), by S = the paper "
-        "grid's model-epochs / the fraction's under the same rule (patience aside).",
+        "The fraction: U {0, 8} x D_phi {1, 5, 9} x D_enc 1-10 (modality 1: depths 1-10), the "
+        "paper's 5 seeds (a rung's population is its settings x the seeds, as in the paper "
+        "grid), the protocol's 20 (lr, wd) settings, 50 / 300 epochs, 65,536 samples, alignment "
+        "with the paper's metrics, modality-1 depths and 200-permutation null: end to end, as "
+        "`alignlab run synthetic` runs it. The train phase's wall time is multiplied by S = the "
+        "paper grid's model-epochs / the fraction's under the same rule (patience aside), the "
+        "align phase's by A = the paper's align jobs x seeds / the fraction's; the CPU-second "
+        "column multiplies half the CPU-seconds (2 workers; less sensitive to other load) by S.",
         "",
-        "| rule | load before / after | wall | CPU-seconds | model-epochs trained | nominal | S "
-        "| paper sweep from wall | from CPU-seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rule | load before / after | wall (align) | CPU-seconds | model-epochs trained "
+        "| nominal | S | A | paper sweep from wall | from CPU-seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for rule in args.rules:
             spec = fraction_spec(rule)
             r = run_rule(spec, Path(tmp), rule)
             nominal = nominal_model_epochs(spec)
-            scale = paper_model_epochs(rule) / nominal
-            hours, cpu_hours = r["wall"] * scale / 3600, r["cpu"] / 2 * scale / 3600
-            print(rule, r["wall"], r["cpu"], r["model_epochs"], nominal, scale, flush=True)
+            scale, a_scale = paper_model_epochs(rule) / nominal, align_scale(spec)
+            train = r["wall"] - r["align_wall"]
+            hours = (train * scale + r["align_wall"] * a_scale) / 3600
+            cpu_hours = r["cpu"] / 2 * scale / 3600
+            print(rule, r["wall"], r["align_wall"], r["cpu"], r["model_epochs"], nominal, scale,
+                  flush=True)  # fmt: skip
             lines.append(
-                f"| {rule} | {r['load'][0]:.1f} / {r['load'][1]:.1f} | {r['wall']:.0f} s | "
-                f"{r['cpu']:.0f} | {r['model_epochs']:,} | {nominal:,} | {scale:.0f} | "
-                f"**{hours:.1f} h** | {cpu_hours:.1f} h |"
+                f"| {rule} | {r['load'][0]:.1f} / {r['load'][1]:.1f} | {r['wall']:.0f} s "
+                f"({r['align_wall']:.0f} s) | {r['cpu']:.0f} | {r['model_epochs']:,} | "
+                f"{nominal:,} | {scale:.0f} | {a_scale:.0f} | **{hours:.1f} h** | "
+                f"{cpu_hours:.1f} h |"
             )
     fields = rule_fields("fast", PAPER.epochs2)
     lines += [
         "",
-        f"`fast` = successive halving with {FAST_RUNGS} rungs and patience "
-        f"{fields['patience']}; `halving` = {PAPER.halving_rungs} rungs, no patience.",
+        f"`fast` = successive halving with {PAPER.halving_rungs} rungs on the first seed "
+        f"(`search_seeds = {FAST_SEARCH_SEEDS}`), the selected setting then trained on the other "
+        f"4, and patience {fields['patience']}; `halving` = {PAPER.halving_rungs} rungs on every "
+        "seed, no patience.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -9,8 +9,8 @@ from alignlab.experiments.spec import preset_expected_minutes, preset_names
 from alignlab.studies.synthetic import SyntheticStudySpec
 
 
-def test_three_presets_ship():
-    assert preset_names("synthetic") == ["paper", "quick", "standard"]
+def test_four_presets_ship():
+    assert preset_names("synthetic") == ["paper", "paper_fast", "quick", "standard"]
 
 
 def test_every_preset_writes_every_field():
@@ -35,3 +35,12 @@ def test_paper_keeps_the_exact_protocol():
     paper = resolve_spec(SyntheticStudySpec, "paper")
     assert paper.selection_rule == "exact" and paper.patience is None
     assert (paper.epochs1, paper.epochs2) == (50, 300)
+
+
+def test_paper_fast_is_the_paper_grid_with_the_checked_fast_rule():
+    paper = resolve_spec(SyntheticStudySpec, "paper")
+    fast = resolve_spec(SyntheticStudySpec, "paper_fast")
+    rule = {"selection_rule", "search_seeds", "patience"}
+    assert all(getattr(paper, f) == getattr(fast, f) for f in set(paper.model_fields) - rule)
+    assert (fast.selection_rule, fast.search_seeds, fast.patience) == ("halving", 1, 50)
+    assert fast.halving_rungs == 5 and preset_expected_minutes("synthetic", "paper_fast") <= 240

@@ -16,7 +16,9 @@ from alignlab.cli._common import console, err_console, out_path, user_errors
 
 app = typer.Typer(help="Run a study and store its results (resumable).", no_args_is_help=True)
 
-PRESET_OPTION = typer.Option(None, help="Shipped spec: quick (default), standard or paper.")
+PRESET_OPTION = typer.Option(
+    None, help="Shipped spec by name (default quick); an unknown name lists the study's presets."
+)
 CONFIG_OPTION = typer.Option(None, help="Spec file (.yaml or .toml) instead of a preset.")
 SET_OPTION = typer.Option([], "--set", help="Override a spec field: --set epochs=5.")
 EXECUTOR_OPTION = typer.Option("local", help="local (process pool) or dask.")
