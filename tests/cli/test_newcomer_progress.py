@@ -31,6 +31,19 @@ def test_quiet_lines_count_jobs_and_name_them_by_label():
     assert lines[-1] == "job 12 / 155 (train U=4 D_phi=3 depth 11) done"
 
 
+def test_a_pack_counts_as_the_jobs_it_holds():
+    from alignlab.experiments.runner import JobPack
+
+    display, out = quiet_display(60)
+    pack = JobPack(tuple(Job("train", f"k{i}", f"train depth {i}") for i in range(3)))
+    with display.bar("train", 5) as bar:
+        bar.done(Job("train", "a", "train depth 9"))
+        bar.done(pack)
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "jobs 2-4 / 5 (train depth 0 and 2 more cell(s)) done"
+    assert bar.count == 4
+
+
 def test_a_quiet_run_that_waits_logs_that_it_is_still_working():
     display, out = quiet_display(0.3)
     with display.bar("align", 4) as bar:

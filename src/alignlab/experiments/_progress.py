@@ -84,20 +84,27 @@ class Bar:
         self.phase = ""
 
     def done(self, job: Any) -> None:
-        self._advance(f"job {self.count + 1} / {self.total} ({describe(job)}) done", None)
+        self._advance(job, f"{self._which(job)} ({describe(job)}) done", None)
 
     def failed(self, job: Any, error: str) -> None:
-        line = f"job {self.count + 1} / {self.total} ({describe(job)}) failed: {error}"
-        self._advance(line, f"[red]{escape(line)}[/]")
+        line = f"{self._which(job)} ({describe(job)}) failed: {error}"
+        self._advance(job, line, f"[red]{escape(line)}[/]")
 
-    def _advance(self, line: str, shown: str | None) -> None:
-        self.count += 1
+    def _which(self, job: Any) -> str:
+        n = job_count(job)
+        first = self.count + 1
+        span = f"job {first}" if n == 1 else f"jobs {first}-{first + n - 1}"
+        return f"{span} / {self.total}"
+
+    def _advance(self, job: Any, line: str, shown: str | None) -> None:
+        n = job_count(job)
+        self.count += n
         if self._progress is None:
             self._display.log(line)
             return
         if shown is not None:
             self._progress.console.print(shown, highlight=False, soft_wrap=True)
-        self._progress.update(self._task, advance=1, last=time.monotonic())
+        self._progress.update(self._task, advance=n, last=time.monotonic())
 
     def still_working(self) -> str:
         """The heartbeat line of a quiet run."""
@@ -105,6 +112,11 @@ class Bar:
             f"{self.count} / {self.total} jobs done, {_seconds(time.monotonic() - self.started)} "
             "elapsed; still working"
         )
+
+
+def job_count(job: Any) -> int:
+    """Jobs in one unit of work: a pack's parts (``JobPack``), else 1."""
+    return len(getattr(job, "parts", ())) or 1
 
 
 class Heartbeat:

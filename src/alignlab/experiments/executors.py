@@ -65,7 +65,7 @@ from typing import Any, Protocol
 from rich.console import Console
 
 from alignlab.experiments._dask import ClusterStartError, reason
-from alignlab.experiments._progress import Display, Status, describe
+from alignlab.experiments._progress import Display, Status, describe, job_count
 
 __all__ = [
     "ClusterStartError",
@@ -213,7 +213,8 @@ class Executor:
             return
         self.start()
         failures: list[tuple[str, str, str]] = []
-        with self._display.bar(phase or jobs[0].phase, len(jobs)) as bar:
+        total = sum(job_count(job) for job in jobs)  # a pack counts as the jobs it holds
+        with self._display.bar(phase or jobs[0].phase, total) as bar:
 
             def finished(job: Any, outcome: Any) -> None:
                 if isinstance(outcome, BaseException):
