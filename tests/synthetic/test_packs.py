@@ -3,9 +3,11 @@ training each cell alone gives, under both selection rules, with patience stoppi
 
 import pandas as pd
 import pytest
+import torch
 
 from alignlab.experiments import ExecutorConfig, run_study
 from alignlab.studies.synthetic import SyntheticStudySpec, packs
+from alignlab.studies.synthetic import study as synthetic_study
 from alignlab.studies.synthetic.jobs import expand_train_jobs
 
 SPEC = dict(
@@ -32,7 +34,8 @@ RULES = {"exact": {}, "halving": {"selection_rule": "halving", "halving_rungs": 
 def test_packed_cells_give_the_tables_of_cells_trained_alone(rule, tmp_path, monkeypatch):
     spec = SyntheticStudySpec(**SPEC, **RULES[rule])
     packed = run_study(spec, tmp_path / "packed", ExecutorConfig(workers=1, quiet=True))
-    monkeypatch.setattr(packs, "PACK_MEMBERS", 0)  # every cell its own population
+    # every cell its own job through run_train_job, as before cells were packed
+    monkeypatch.setattr(synthetic_study, "pack_train_jobs", lambda jobs, done: list(jobs))
     alone = run_study(spec, tmp_path / "alone", ExecutorConfig(workers=1, quiet=True))
     assert (packed.models["epochs_run"] < packed.models["epochs"]).any()  # patience stopped some
     pd.testing.assert_frame_equal(packed.models, alone.models)
@@ -52,3 +55,22 @@ def test_cells_pack_by_modality_depth_and_rung_up_to_the_member_limit(monkeypatc
     assert sorted(len(p) for p in parts) == [1, 1, 1, 3, 3]
     costs = [packs._cost(u) for u in units[1:]]
     assert costs == sorted(costs, reverse=True)  # the dearest start first
+
+
+def test_an_unset_search_seeds_keeps_the_fingerprint_runs_were_stored_under():
+    from alignlab.experiments.spec import STORE_FORMAT, stable_hash
+
+    spec = SyntheticStudySpec(**SPEC)
+    before = spec.model_dump(mode="json", exclude={"search_seeds"})  # the spec of earlier runs
+    assert spec.fingerprint() == stable_hash({"format": STORE_FORMAT, "spec": before, "data": None})
+    assert SyntheticStudySpec(**SPEC, search_seeds=1).fingerprint() != spec.fingerprint()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_pack_trains_and_scores_on_the_gpu():
+    from alignlab.experiments.runner import JobPack
+
+    jobs = [j for j in expand_train_jobs(SyntheticStudySpec(**SPEC)) if j.modality == 2][:2]
+    rows, tensors = packs.run_train_pack(JobPack(tuple(jobs)))
+    assert [len(r) for r in rows] == [8, 8] and all(0 <= r["test_score"] <= 1 for r in rows[0])
+    assert tensors[0]["weights"].device.type == "cpu"

@@ -71,8 +71,38 @@ def test_each_cell_of_a_packed_population_trains_as_it_would_alone():
 def test_a_packed_population_resumes_from_its_parts_state():
     first = _packed(5)
     whole = _packed(12)
-    resumed = _packed(12, resume=take_state(first.state, range(5)))
+    resumed = _packed(12, resume=take_state(first.state, [0, 1, 2, 3, 4]))
     _assert_same(resumed, whole)
+
+
+def test_cells_trained_apart_go_on_as_one_even_where_one_stopped_sooner():
+    from alignlab.train import concat_states
+
+    dead = ([5, 6], [1e-12, 1e-12])  # no progress: patience stops both at epoch 2
+    pop = PopulationMLP(2, 12, 12, 2, 4, seeds=dead[0])
+    stopped = train_population(pop, TRAIN[0], VAL[0], dead[1], [0.0, 0.0], _config(8),
+                               data_seeds=dead[0])  # fmt: skip
+    assert stopped.state["epoch"] == 3 and not stopped.state["tracker"]["active"].any()
+    live = _alone(1, 5)
+    assert live.state["epoch"] == 5
+    seeds, lrs = dead[0] + CELLS[1][0], dead[1] + CELLS[1][1]
+    pop = PopulationMLP(4, 12, 12, 2, 4, seeds=seeds)
+    resumed = train_population(
+        pop, _stack(TRAIN), _stack(VAL), lrs, [0.0] * 4, _config(12), data_seeds=seeds,
+        resume=concat_states([stopped.state, live.state]), groups=[0, 0, 1, 1],
+    )  # fmt: skip
+    _assert_same(resumed.take([2, 3]), _alone(1, 12))
+    kept = resumed.take([0, 1])
+    assert kept.epochs_run.tolist() == stopped.epochs_run.tolist()
+    torch.testing.assert_close(kept.best_model.flat, stopped.best_model.flat)
+
+
+def test_taking_members_of_a_result_with_a_shared_batch_order():
+    pop = PopulationMLP(3, 12, 12, 1, 4, seeds=[0, 1, 2])
+    config = TrainConfig(epochs=1, batch_size=64, device="cpu")  # one batch order for all
+    res = train_population(pop, TRAIN[0], VAL[0], [1e-2] * 3, [0.0] * 3, config)
+    part = res.take([2])
+    assert part.seeds == [2] and len(part.state["generators"]) == 1
 
 
 def test_groups_need_one_dataset_index_per_member_in_range():

@@ -81,23 +81,29 @@ class RunContext:
         count where ``jobs`` are only part of it (a phase run in several calls); default
         ``len(jobs)``. A :class:`JobPack` runs its parts in one call of ``fn``, which returns
         a list of rows and a list of tensors, one of each per part; each part is stored (and
-        counted) as the job it is.
+        counted) as the job it is; parts already stored are not stored again.
         """
         keys = [part.key for job in jobs for part in _parts(job)]
         self.record_total(phase, len(keys) if total is None else total)
         done = self.store.done_keys(phase)
         todo = [job for job in jobs if any(part.key not in done for part in _parts(job))]
-        self.pool.run(todo, fn, lambda job, rows, tensors: self._save(phase, job, rows, tensors),
-                      phase=title)  # fmt: skip
-        self.jobs_run[phase] = self.jobs_run.get(phase, 0) + sum(len(_parts(j)) for j in todo)
+        self.pool.run(
+            todo, fn, lambda job, rows, tensors: self._save(phase, job, rows, tensors, done),
+            phase=title,
+        )  # fmt: skip
+        new = sum(part.key not in done for job in todo for part in _parts(job))
+        self.jobs_run[phase] = self.jobs_run.get(phase, 0) + new
         return keys
 
-    def _save(self, phase: str, job: Any, rows: Any, tensors: Any) -> None:
+    def _save(self, phase: str, job: Any, rows: Any, tensors: Any, done: set[str]) -> None:
+        """Store a job's result; a pack's parts each under their own key, those stored before
+        it ran (a pack rerun for a missing part) left as they are."""
         if not isinstance(job, JobPack):
             self.store.save_job(phase, job.key, rows, tensors)
             return
         for part, part_rows, part_tensors in zip(job.parts, rows, tensors, strict=True):
-            self.store.save_job(phase, part.key, part_rows, part_tensors)
+            if part.key not in done:
+                self.store.save_job(phase, part.key, part_rows, part_tensors)
 
     def record_total(self, phase: str, total: int) -> None:
         """Remember how many jobs ``phase`` has, for ``alignlab status``."""

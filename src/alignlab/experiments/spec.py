@@ -48,7 +48,9 @@ class StudySpec(BaseModel):
     """Base of every study's spec: frozen, unknown keys refused, hashed into a fingerprint.
 
     Subclasses declare ``study: Literal["name"]`` and their fields. ``not_hashed`` names fields
-    that do not change results (a data path whose content is hashed instead, a device).
+    that do not change results (a data path whose content is hashed instead, a device);
+    ``hashed_when_set`` names fields added after runs were stored, hashed only when not None, so
+    that a spec leaving them unset keeps its earlier fingerprint and its run directory resumes.
 
     Values are strict: an int field refuses ``true``, ``1.5`` and ``"3"`` (pydantic's lax mode
     would read ``true`` as 1 epoch); a float field takes an int; a list field takes a list or a
@@ -58,6 +60,7 @@ class StudySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     not_hashed: ClassVar[frozenset[str]] = frozenset()
+    hashed_when_set: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -69,7 +72,8 @@ class StudySpec(BaseModel):
     def fingerprint(self, data_key: str | None = None) -> str:
         """Hash of everything that determines the results (16 hex characters): the store format,
         the spec (less ``not_hashed``) and, where given, the fingerprint of the data's content."""
-        fields = self.model_dump(mode="json", exclude=set(self.not_hashed))
+        unset = {name for name in self.hashed_when_set if getattr(self, name) is None}
+        fields = self.model_dump(mode="json", exclude=set(self.not_hashed) | unset)
         return stable_hash({"format": STORE_FORMAT, "spec": fields, "data": data_key})
 
     def known_totals(self) -> dict[str, int]:

@@ -73,15 +73,20 @@ def score_groups(model: PopulationMLP, x: Tensor, y: Tensor, groups: Tensor, tas
 
     Parameters
     ----------
-    x : Tensor of shape (G, n, in_features), G datasets of n samples
-    y : Tensor of shape (G, n)
-    groups : int64 Tensor of shape (P,), values in [0, G)
+    x : Tensor of shape (G, n, in_features), G datasets of n samples, on the model's device
+    y : Tensor of shape (G, n), on the model's device
+    groups : int64 Tensor of shape (P,), values in [0, G), on the model's device
 
     Returns
     -------
     Tensor of shape (P,), float32: each group's members scored together, as a population of
     them alone would be (:func:`score_population`).
     """
+    if groups.shape != (model.n_members,) or x.dim() != 3 or y.shape != x.shape[:2]:
+        raise ValueError(
+            f"score_groups needs x (G, n, d), y (G, n) and one group per member "
+            f"({model.n_members},), got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(groups.shape)}"
+        )
     scores = torch.empty(model.n_members, device=x.device)
     for g in torch.unique(groups).tolist():
         ids = (groups == g).nonzero().flatten()
@@ -174,8 +179,10 @@ class PopulationResult:
         )
 
     def take(self, index: Sequence[int]) -> PopulationResult:
-        """The result of members ``index`` only (in that order), as if they had been trained as
-        a population of their own: one cell of a population that trained several."""
+        """The result of members ``index`` only (in that order): one cell of a population that
+        trained several. Every per-member record is the one that member would have alone;
+        what belongs to the whole run stays the population's: the histories' lengths (epochs
+        run by any member) and the state's epoch and step."""
         idx = torch.as_tensor(list(index), dtype=torch.long)
         picked = [int(i) for i in idx]
         per_member = ("best_val_score", "best_epoch", "epochs_run", "diverged", "diverged_step")
@@ -189,7 +196,11 @@ class PopulationResult:
             seeds=[self.seeds[i] for i in picked],
             data_seeds=[self.data_seeds[i] for i in picked],
             config=self.config,
-            state=None if self.state is None else take_state(self.state, picked),
+            state=(
+                None
+                if self.state is None
+                else take_state(self.state, picked, self.config.shared_batch_order)
+            ),
         )
 
     def members(self) -> list[MemberResult]:

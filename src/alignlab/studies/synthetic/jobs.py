@@ -270,7 +270,8 @@ def selected_models(rows: pd.DataFrame, checkpoint: dict) -> dict:
 
 def merge_selected(parts: list[dict]) -> dict:
     """One :func:`selected_models` mapping from several of the same cell (the search's seeds
-    and the other seeds, ``search_seeds``), members in order."""
+    and the other seeds, ``search_seeds``): weights (S1 + S2 + ..., n_params) and the per-member
+    lists, members in order."""
     if len(parts) == 1:
         return parts[0]
     return {

@@ -97,8 +97,10 @@ def run_train_pack(pack) -> tuple[list[list[dict]], list[dict]]:
         resume=resume,
         groups=groups,
     )
-    x_test, y_test = stacked("test")
-    test = score_groups(result.best_model, x_test, y_test, torch.tensor(groups), "classification")
+    device = result.best_model.flat.device
+    x_test, y_test = (t.to(device) for t in stacked("test"))
+    groups_t = torch.tensor(groups, device=device)
+    test = score_groups(result.best_model, x_test, y_test, groups_t, "classification").cpu()
     outcomes, start = [], 0
     for job, g in zip(parts, grids, strict=True):
         index = list(range(start, start + len(g)))

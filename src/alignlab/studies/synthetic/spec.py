@@ -13,7 +13,7 @@ a bool. Values that depend on each other (``n_align`` and the test split ``n_sam
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
 
@@ -111,6 +111,8 @@ class SyntheticStudySpec(StudySpec):
         description="Stop a member after this many epochs without a better validation accuracy "
         "(it keeps its best-validation weights); None: train every epoch (protocol).",
     )
+    hashed_when_set: ClassVar[frozenset[str]] = frozenset({"search_seeds"})
+
     search_seeds: Int | None = Field(
         None,
         ge=1,

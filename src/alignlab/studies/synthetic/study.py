@@ -47,6 +47,9 @@ def run(ctx: RunContext, spec: SyntheticStudySpec, prepared: Prepared) -> dict[s
         models = ctx.rows("train", [j.key for j in train_jobs])
         models["dphi"] = models["dphi"].astype("Int64")
         models["selected"] = select_hyperparameters(models, spec.selection)
+    # rows stored before the column existed took part in the search: every seed did then
+    searched = models["searched"] if "searched" in models else pd.Series(True, models.index)
+    models["searched"] = searched.fillna(True).astype(bool)
     sources = {_cell(j): [j] for j in train_jobs}  # cell -> the jobs its selected members are in
     if spec.completion_seeds:
         completed, models = _complete(ctx, spec, train_jobs, models)
@@ -97,6 +100,8 @@ def _complete(
     extra = ctx.rows("train", [j.key for j in todo]).assign(selected=True)
     models = pd.concat([models, extra], ignore_index=True)
     models["dphi"] = models["dphi"].astype("Int64")
+    if "rung" in models:  # halving: the other seeds' rows reached no rung
+        models["rung"] = models["rung"].astype("Int64")
     return todo, models
 
 
