@@ -56,3 +56,17 @@ def test_findings_without_a_clear_trend(alignments_table):
 def test_findings_name_levels_in_the_spec_without_results(alignments_table):
     _, text = analyse(alignments_table(us=[0, 1, 2, 3, 4, 5, 6, 7]))
     assert "The spec lists U = 8 but the results have none." in text
+
+
+def test_selection_sentence_names_halving_and_leaves_out_what_did_not_happen():
+    from alignlab.analysis.narrative import selection_sentence
+
+    m = pd.DataFrame({"lr": [1, 2, 3, 1], "wd": 0.0, "seed": [0, 0, 0, 0], "rung": [0, 0, 1, 2],
+                      "searched": True, "epochs": [2, 2, 4, 8], "epochs_run": [2, 2, 4, 8],
+                      "diverged": False})  # fmt: skip
+    text = selection_sentence(m)
+    assert text.startswith("Hyperparameters: 3 (lr, wd) settings, compared by successive halving "
+                           "over 3 rungs")  # fmt: skip
+    assert "seed" not in text and "Early stopping" not in text
+    m.loc[0, ["epochs_run", "diverged"]] = [1, True]  # a diverged member is not early-stopped
+    assert "Early stopping" not in selection_sentence(m)

@@ -231,3 +231,44 @@ def findings(
             else:
                 out.append(relation_sentence(summary, column, y, x, how))
     return out
+
+
+def selection_sentence(models: pd.DataFrame) -> str:
+    """How the run chose its (lr, wd), read from the models table: the rule (successive
+    halving where rows carry a ``rung``), the seeds the settings were compared on (``searched``)
+    and how many members early stopping ended before their epoch budget (``epochs_run``).
+
+    >>> m = pd.DataFrame({"lr": [1, 2, 1, 1], "wd": 0, "seed": [0, 0, 1, 2],
+    ...                   "searched": [True, True, False, False], "epochs": 10,
+    ...                   "epochs_run": [10, 4, 10, 10], "diverged": False})
+    >>> print(selection_sentence(m))  # doctest: +NORMALIZE_WHITESPACE
+    Hyperparameters: 2 (lr, wd) settings, all given the same epoch budget and compared by mean
+    validation accuracy (the exact rule), on seed 0 only; the selected setting was then trained
+    on seeds 1, 2. Early stopping ended 1 of 4 members (25%) before their epoch budget.
+    """
+    n_settings = len(models[[t.LR, t.WD]].drop_duplicates())
+    if "rung" in models and models["rung"].notna().any():
+        rungs = int(models["rung"].max()) + 1
+        how = (f"compared by successive halving over {rungs} rungs (the better half by mean "
+               "validation accuracy going on at each)")  # fmt: skip
+    else:
+        how = "all given the same epoch budget and compared by mean validation accuracy"
+        how += " (the exact rule)"
+    text = f"Hyperparameters: {n_settings} (lr, wd) settings, {how}"
+    if "searched" in models and not models["searched"].all():
+        searched = models["searched"].astype(bool)
+        text += (f", on {_seeds(models[searched])} only; the selected setting was then trained "
+                 f"on {_seeds(models[~searched])}")  # fmt: skip
+    text += "."
+    if {"epochs_run", "epochs"} <= set(models.columns):
+        diverged = models["diverged"].astype(bool) if "diverged" in models else False
+        stopped = int(((models["epochs_run"] < models["epochs"]) & ~diverged).sum())
+        if stopped:
+            text += (f" Early stopping ended {stopped} of {len(models)} members "
+                     f"({stopped / len(models):.0%}) before their epoch budget.")  # fmt: skip
+    return text
+
+
+def _seeds(rows: pd.DataFrame) -> str:
+    values = sorted(int(s) for s in rows[t.SEED].unique())
+    return f"seed{'s' if len(values) > 1 else ''} {', '.join(map(str, values))}"

@@ -24,7 +24,7 @@ from alignlab.analysis import figure_data as fd
 from alignlab.analysis import tables as t
 from alignlab.analysis.convergence import REQUIRED, convergence_summary, undertrained_modalities
 from alignlab.analysis.figures import RenderedFigure, render_figures
-from alignlab.analysis.narrative import findings, summary_by_u
+from alignlab.analysis.narrative import findings, selection_sentence, summary_by_u
 from alignlab.analysis.page import (
     _atomic_write,
     _environment_html,
@@ -153,7 +153,9 @@ def _page(
     if run.models is not None:
         try:
             parts.append(
-                "<h2>Training</h2>" + _table_html(training_summary(run.models), "training")
+                "<h2>Training</h2>"
+                + f"<p>{html.escape(selection_sentence(run.models))}</p>"
+                + _table_html(training_summary(run.models), "training")
             )
         except t.MissingColumnsError as exc:
             parts.append(
