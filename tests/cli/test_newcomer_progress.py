@@ -32,7 +32,7 @@ def test_quiet_lines_count_jobs_and_name_them_by_label():
 
 
 def test_a_pack_counts_as_the_jobs_it_holds():
-    from alignlab.experiments.runner import JobPack
+    from alignlab.experiments.jobpack import JobPack
 
     display, out = quiet_display(60)
     pack = JobPack(tuple(Job("train", f"k{i}", f"train depth {i}") for i in range(3)))

@@ -34,7 +34,8 @@ RULES = {"exact": {}, "halving": {"selection_rule": "halving", "halving_rungs": 
 def test_packed_cells_give_the_tables_of_cells_trained_alone(rule, tmp_path, monkeypatch):
     spec = SyntheticStudySpec(**SPEC, **RULES[rule])
     packed = run_study(spec, tmp_path / "packed", ExecutorConfig(workers=1, quiet=True))
-    # every cell its own job through run_train_job, as before cells were packed
+    # every cell its own population (run_train_job); tests/train/test_groups.py checks
+    # that a population of one cell trains as train_population without groups does
     monkeypatch.setattr(synthetic_study, "pack_train_jobs", lambda jobs, done: list(jobs))
     alone = run_study(spec, tmp_path / "alone", ExecutorConfig(workers=1, quiet=True))
     assert (packed.models["epochs_run"] < packed.models["epochs"]).any()  # patience stopped some
@@ -68,9 +69,9 @@ def test_an_unset_search_seeds_keeps_the_fingerprint_runs_were_stored_under():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_a_pack_trains_and_scores_on_the_gpu():
-    from alignlab.experiments.runner import JobPack
+    from alignlab.experiments.jobpack import JobPack
 
     jobs = [j for j in expand_train_jobs(SyntheticStudySpec(**SPEC)) if j.modality == 2][:2]
-    rows, tensors = packs.run_train_pack(JobPack(tuple(jobs)))
+    rows, tensors = packs.run_train_unit(JobPack(tuple(jobs)))
     assert [len(r) for r in rows] == [8, 8] and all(0 <= r["test_score"] <= 1 for r in rows[0])
     assert tensors[0]["weights"].device.type == "cpu"

@@ -30,6 +30,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from alignlab.experiments.jobpack import parts_of
+
 HEARTBEAT_S = 60.0  # a quiet run logs "still working" after this long without a line
 QUIET_AFTER_S = 10.0  # the bar says how long ago the last job finished once it is this long
 
@@ -115,8 +117,8 @@ class Bar:
 
 
 def job_count(job: Any) -> int:
-    """Jobs in one unit of work: a pack's parts (``JobPack``), else 1."""
-    return len(getattr(job, "parts", ())) or 1
+    """Jobs in one unit of work: a pack's parts, else 1."""
+    return len(parts_of(job))
 
 
 class Heartbeat:

@@ -23,37 +23,10 @@ from alignlab._device import resolve_device
 from alignlab._io import atomic_write_text, check_writable
 from alignlab.experiments.environment import RunRecord
 from alignlab.experiments.executors import Executor, ExecutorConfig, open_executor
+from alignlab.experiments.jobpack import JobPack, parts_of
 from alignlab.experiments.registry import Prepared, get_study
 from alignlab.experiments.spec import StudySpec
 from alignlab.experiments.store import PLAN, RunStore, first_missing, read_plan
-
-
-@dataclass(frozen=True)
-class JobPack:
-    """Jobs of one phase run as one unit of work: for populations too small to use a worker
-    well alone (several cells of a study trained as one population). Nothing downstream sees
-    the pack: each part is stored under its own key, as if it had run alone."""
-
-    parts: tuple[Any, ...]
-
-    @property
-    def phase(self) -> str:
-        return self.parts[0].phase
-
-    @property
-    def key(self) -> str:
-        from alignlab.experiments.spec import stable_hash
-
-        return stable_hash([part.key for part in self.parts])
-
-    @property
-    def label(self) -> str:
-        more = len(self.parts) - 1
-        return self.parts[0].label + (f" and {more} more cell(s)" if more else "")
-
-
-def _parts(job: Any) -> tuple[Any, ...]:
-    return job.parts if isinstance(job, JobPack) else (job,)
 
 
 @dataclass
@@ -83,15 +56,15 @@ class RunContext:
         a list of rows and a list of tensors, one of each per part; each part is stored (and
         counted) as the job it is; parts already stored are not stored again.
         """
-        keys = [part.key for job in jobs for part in _parts(job)]
+        keys = [part.key for job in jobs for part in parts_of(job)]
         self.record_total(phase, len(keys) if total is None else total)
         done = self.store.done_keys(phase)
-        todo = [job for job in jobs if any(part.key not in done for part in _parts(job))]
+        todo = [job for job in jobs if any(part.key not in done for part in parts_of(job))]
         self.pool.run(
             todo, fn, lambda job, rows, tensors: self._save(phase, job, rows, tensors, done),
             phase=title,
         )  # fmt: skip
-        new = sum(part.key not in done for job in todo for part in _parts(job))
+        new = sum(part.key not in done for job in todo for part in parts_of(job))
         self.jobs_run[phase] = self.jobs_run.get(phase, 0) + new
         return keys
 

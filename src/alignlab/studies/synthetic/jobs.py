@@ -19,6 +19,7 @@ worker process or a Dask worker needs no access to the run directory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,27 +221,55 @@ def _outcome(job: TrainJob, result, test_scores: list[float]) -> tuple[list[dict
 
 def run_train_job(job: TrainJob) -> tuple[list[dict], dict]:
     """Train one population; rows (one per member) and the best-validation checkpoint."""
+    (rows,), (tensors,) = train_cells([job])
+    return rows, tensors
+
+
+def train_cells(parts: Sequence[TrainJob]) -> tuple[list[list[dict]], list[dict]]:
+    """Train the cells ``parts`` (one modality, depth, epoch budget and rung) as one population,
+    each member on its own cell's data (``train_population``'s ``groups``): per cell, its
+    rows (one per member) and best-validation checkpoint, as a population of it alone gives."""
     from alignlab.models import PopulationMLP
-    from alignlab.train import train_population
+    from alignlab.train import concat_states, score_groups, train_population
 
     torch.set_num_threads(1)
-    spec = SyntheticStudySpec.model_validate(job.spec)
-    data = study_dataset(job.spec, job.u, job.dphi)
-    train, val, test = (data.split(s).modality(job.modality)[0] for s in ("train", "val", "test"))
-    grid = _member_grid(job)
-    seeds = [derive_seed(s, job.modality, job.depth) for s, _, _ in grid]
-    model = PopulationMLP(len(grid), N_FEATURES, WIDTH, job.depth, data.n_classes, seeds=seeds)
+    first = parts[0]
+    spec = SyntheticStudySpec.model_validate(first.spec)
+    data = [study_dataset(job.spec, job.u, job.dphi) for job in parts]
+    if len({d.n_classes for d in data}) > 1:
+        raise ValueError("the cells of a pack must have the same number of classes")
+
+    def stacked(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.stack([d.split(split).modality(first.modality)[0] for d in data])
+        return x, torch.stack([getattr(d, split).y for d in data])  # (G, n, 12), (G, n)
+
+    grids = [_member_grid(job) for job in parts]
+    grid = [m for g in grids for m in g]
+    groups = [i for i, g in enumerate(grids) for _ in g]
+    seeds = [derive_seed(s, first.modality, first.depth) for s, _, _ in grid]
+    model = PopulationMLP(len(grid), N_FEATURES, WIDTH, first.depth, data[0].n_classes, seeds=seeds)
+    resume = None if first.resume is None else concat_states([job.resume for job in parts])
     result = train_population(
         model,
-        (train, data.train.y),
-        (val, data.val.y),
+        stacked("train"),
+        stacked("val"),
         lrs=[lr for _, lr, _ in grid],
         wds=[wd for _, _, wd in grid],
-        config=_train_config(spec, job),
+        config=_train_config(spec, first),
         data_seeds=[s for s, _, _ in grid],
-        resume=job.resume,
+        resume=resume,
+        groups=groups,
     )
-    return _outcome(job, result, result.evaluate(test, data.test.y).tolist())
+    device = result.best_model.flat.device
+    x_test, y_test = (t.to(device) for t in stacked("test"))
+    groups_t = torch.tensor(groups, device=device)
+    test = score_groups(result.best_model, x_test, y_test, groups_t, "classification").cpu()
+    outcomes, start = [], 0
+    for job, g in zip(parts, grids, strict=True):
+        index = list(range(start, start + len(g)))
+        outcomes.append(_outcome(job, result.take(index), test[index].tolist()))
+        start += len(g)
+    return [rows for rows, _ in outcomes], [tensors for _, tensors in outcomes]
 
 
 # -- selection --------------------------------------------------------------------------------
