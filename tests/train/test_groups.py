@@ -126,3 +126,13 @@ def test_states_go_on_as_one_where_every_live_population_stopped_at_the_same_ste
     assert concat_states([done, second])["epoch"] == second["epoch"]
     with pytest.raises(ValueError, match="same epoch and step"):
         concat_states([{**first, "epoch": 2, "step": 20}, second])
+
+
+def test_one_dataset_as_a_group_trains_as_without_groups():
+    seeds, lrs = CELLS[0]
+    pop = PopulationMLP(len(seeds), 12, 12, 2, 4, seeds=seeds)
+    grouped = train_population(
+        pop, _stack(TRAIN[:1]), _stack(VAL[:1]), lrs, [0.0] * 3, _config(12), data_seeds=seeds,
+        groups=[0, 0, 0],
+    )  # fmt: skip
+    _assert_same(grouped, _alone(0, 12))
