@@ -64,6 +64,15 @@ def test_withheld_and_untestable():
     assert found["Figure 7 (right)"].outcome != pf.WITHHELD  # ranks by depth, not accuracy
 
 
+def test_the_depth_findings_need_three_encoder_depths():
+    found = _found(synthetic_alignments(depths=(1, 3), seed=5))  # one correlation needs 3 points
+    for figure in ("Figure 7 (centre)", "Figure 7 (right)"):
+        assert found[figure].outcome == pf.UNTESTABLE, figure
+        assert found[figure].evidence == "fewer than 3 D_enc levels"
+    assert _found(synthetic_alignments(depths=(1, 2, 3), seed=5))["Figure 7 (right)"].outcome \
+        != pf.UNTESTABLE
+
+
 @pytest.mark.parametrize("outcomes, expected", [
     ([pf.REPRODUCED, pf.PARTLY, pf.REPRODUCED],
      "This run reproduces 2 of the paper's 3 synthetic findings (F0, F2); partly: F1 (table "

@@ -193,7 +193,9 @@ def _figure7_left(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFind
     return PaperFinding("Figure 7 (left)", CLAIM_7L, *found)
 
 
-def _figure7_centre(correlations: pd.DataFrame, n_boot: int) -> PaperFinding:
+def _figure7_centre(correlations: pd.DataFrame, n_depths: int, n_boot: int) -> PaperFinding:
+    if n_depths < 3:  # a correlation across D_enc needs 3 or more
+        return PaperFinding("Figure 7 (centre)", CLAIM_7C, UNTESTABLE, "fewer than 3 D_enc levels")
     c = correlations[
         (correlations["kind"] == fd.DEPTH_PERFORMANCE) & (correlations["method"] == "spearman")
     ]
@@ -208,7 +210,9 @@ def _figure7_centre(correlations: pd.DataFrame, n_boot: int) -> PaperFinding:
     return PaperFinding("Figure 7 (centre)", CLAIM_7C, outcome, evidence, m_min)
 
 
-def _figure7_right(correlations: pd.DataFrame, lo: int, n_boot: int) -> PaperFinding:
+def _figure7_right(correlations: pd.DataFrame, n_depths: int, lo: int, n_boot: int) -> PaperFinding:
+    if n_depths < 3:
+        return PaperFinding("Figure 7 (right)", CLAIM_7R, UNTESTABLE, "fewer than 3 D_enc levels")
     found = _falls_with_u(correlations, fd.ALIGNMENT_DEPTH, lo, n_boot, "ρ(depth, alignment)")
     return PaperFinding("Figure 7 (right)", CLAIM_7R, *found)
 
@@ -242,7 +246,7 @@ def paper_findings(
     that rank models by accuracy are not stated, or None.
     """
     f = points.frame.dropna(subset=[t.SCORE])
-    lo, hi = int(f[t.U].min()), int(f[t.U].max())
+    lo, hi, n_depths = int(f[t.U].min()), int(f[t.U].max()), f[t.DEPTH2].nunique()
     missing = None if correlations is not None and t.PERF2 in f.columns else "no performance"
 
     def by_accuracy(figure: str, claim: str, check) -> PaperFinding:
@@ -255,8 +259,9 @@ def paper_findings(
         _figure4(maxima, n_boot),
         _figure6(f, lo, hi, n_boot),
         by_accuracy("Figure 7 (left)", CLAIM_7L, lambda: _figure7_left(correlations, lo, n_boot)),
-        by_accuracy("Figure 7 (centre)", CLAIM_7C, lambda: _figure7_centre(correlations, n_boot)),
-        _figure7_right(correlations, lo, n_boot) if correlations is not None
+        by_accuracy("Figure 7 (centre)", CLAIM_7C,
+                    lambda: _figure7_centre(correlations, n_depths, n_boot)),  # fmt: skip
+        _figure7_right(correlations, n_depths, lo, n_boot) if correlations is not None
         else PaperFinding("Figure 7 (right)", CLAIM_7R, UNTESTABLE, "no performance"),
         by_accuracy("Figure 9", CLAIM_9, lambda: _figure9(f, lo, hi, n_boot)),
         _figure10(maxima, n_boot),
