@@ -6,9 +6,10 @@ With one torch thread, timed in the same process (best of ``--repeats``, the rep
 the timings taken in turn so that a change of load falls on all of them):
 
 - the member-step: a whole step of ``train_population``'s loop (batch gather, forward and
-  hand-written backward with its buffers kept between steps, per-member clip, AdamW), divided
-  by P;
-- its parts: the gather, ``loss_and_grad``, the clip, the AdamW step;
+  backward, per-member clip, AdamW), divided by P, with each of the two steps it can take:
+  the fused C step (``alignlab.train._fused``, gather included), which training uses where it
+  builds, and the PyTorch step (``alignlab.train._step``: gather, then ``loss_and_grad``);
+- their parts: the gather, the loss and gradient, the clip, the AdamW step;
 - the floor: only the batched products of one step, (P, 12, 12) @ (P, 12, 512) and the
   others of the forward and backward pass, into preallocated outputs, divided by P.
 
@@ -29,6 +30,7 @@ import torch
 from _results import write_section
 
 from alignlab.models import PopulationMLP
+from alignlab.train._fused import fused_loss_and_grad, fused_step_available, fused_step_reason
 from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 
@@ -79,23 +81,32 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
     def adam():
         opt.step(grad, active)
 
-    def whole():
-        xg, yg = gather_batch(x1, y, idx, buffers)
-        loss = loss_and_grad(model, xg, yg, "classification", grad, buffers)
+    def fused():
+        return fused_loss_and_grad(model, x1, y, idx, "classification", grad, buffers)
+
+    def update(loss):
         norms = clip_grad_norm_per_member_(grad, 8.0)
         active.copy_(torch.isfinite(loss) & torch.isfinite(norms))
         grad.masked_fill_(~active[:, None], 0.0)
         opt.step(grad, active)
 
-    products = floor_products(members, depth)
+    def whole():
+        xg, yg = gather_batch(x1, y, idx, buffers)
+        update(loss_and_grad(model, xg, yg, "classification", grad, buffers))
+
+    def whole_fused():
+        update(fused())
+
     fns = {
         "whole": whole,
         "gather": gather,
         "loss_and_grad": fwd_bwd,
         "clip": clip,
         "adamw": adam,
-        "floor": products,
+        "floor": floor_products(members, depth),
     }
+    if fused_step_available(x1):
+        fns.update(whole_fused=whole_fused, fused=fused)
     t = best_of(fns, steps, repeats)
     return {name: seconds / members for name, seconds in t.items()}
 
@@ -135,28 +146,50 @@ def floor_products(p: int, depth: int):
 def report(r: dict, members: int, depth: int, load: tuple) -> str:
     us = {k: v * 1e6 for k, v in r.items()}
     date = datetime.date.today().isoformat()
-    parts = us["gather"] + us["loss_and_grad"] + us["clip"] + us["adamw"]
+    rows = []
+    if "fused" in us:
+        rows.append(
+            f"| fused (C) | {us['whole_fused']:.1f} | in the step | {us['fused']:.1f} | "
+            f"{us['clip']:.1f} | {us['adamw']:.1f} | {us['floor']:.1f} | "
+            f"**{r['whole_fused'] / r['floor']:.2f}x** |"
+        )
+    rows.append(
+        f"| PyTorch | {us['whole']:.1f} | {us['gather']:.1f} | {us['loss_and_grad']:.1f} | "
+        f"{us['clip']:.1f} | {us['adamw']:.1f} | {us['floor']:.1f} | "
+        f"{r['whole'] / r['floor']:.2f}x |"
+    )
+    if "fused" in us:
+        ratio = (
+            f"The fused step costs {r['whole'] / r['whole_fused']:.2f}x less than the PyTorch "
+            "one in this run."
+        )
+    else:
+        ratio = f"The fused step did not run: {fused_step_reason()}."
     lines = [
         HEADING,
         "",
         f"Run {date} on this machine (2 cores, shared), one torch thread, load average "
         f"{load[0]:.1f} before / {load[1]:.1f} after. Population of {members} members of depth "
         f"{depth}, width 12, each its own batch of 512 (the sweep's shape). Microseconds per "
-        "member-step, best of the repeats:",
+        "member-step, best of the repeats, every timing taken in turn in one process:",
         "",
-        "| whole step | gather | loss_and_grad | clip | AdamW | parts summed "
-        "| floor (products only) | step / floor |",
+        "| step | whole step | gather | loss and gradient | clip | AdamW | floor (products "
+        "only) | step / floor |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| {us['whole']:.1f} | {us['gather']:.1f} | {us['loss_and_grad']:.1f} | "
-        f"{us['clip']:.1f} | {us['adamw']:.1f} | {parts:.1f} | {us['floor']:.1f} | "
-        f"{r['whole'] / r['floor']:.2f}x |",
+        *rows,
+        "",
+        ratio,
         "",
         "The floor is the batched (P, 12, 12) @ (P, 12, 512) products of one step (forward, and "
-        "the weight and input gradients of the backward pass) into preallocated outputs, one "
-        "activation array reused for every layer. The step's products are (P, 13, 13) @ "
-        "(P, 13, 512) (a ones row carries the bias) over one array per layer, kept for the "
-        "backward pass; it adds the gather of each member's batch, the LeakyReLU and its "
-        "gradient, the softmax, the clip and AdamW, each a pass over memory.",
+        "the weight and input gradients of the backward pass) by `torch.bmm` into preallocated "
+        "outputs, one activation array reused for every layer. The PyTorch step's products are "
+        "(P, 13, 13) @ (P, 13, 512) (a ones row carries the bias) over one array per layer, and "
+        "it adds the gather of each member's batch, the LeakyReLU and its gradient and the "
+        "softmax, each a pass over memory. The fused step (`alignlab/train/population_step.c`) "
+        "does one member at a time: its batch gathered and transposed, each product computed in "
+        "registers (4 rows x 2 vectors of samples) with its bias and LeakyReLU (or the "
+        "LeakyReLU's gradient) applied before it is stored, the softmax and loss on the head's "
+        "output while it is in cache. Clip and AdamW are PyTorch's in both.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -25,7 +25,7 @@ step "building the wheel"
     || { cat "$work/build.log"; echo "check-wheel: the wheel did not build" >&2; exit 1; }
 wheel=$(ls "$work"/dist/alignlab-*.whl)
 "$PY" -m zipfile -l "$wheel" >"$work/contents.txt"
-for f in alignlab/presets/synthetic_quick.yaml alignlab/cli/__init__.py; do
+for f in alignlab/presets/synthetic_quick.yaml alignlab/train/population_step.c alignlab/cli/__init__.py; do
     grep -q "^$f " "$work/contents.txt" \
         || { echo "check-wheel: $f is missing from $(basename "$wheel")" >&2; exit 1; }
 done
@@ -68,4 +68,10 @@ step "tiny study from the wheel"
     || { cat "$work/report.log"; echo "check-wheel: alignlab report failed" >&2; exit 1; }
 [ -s "$work/run/report/index.html" ] \
     || { cat "$work/report.log"; echo "check-wheel: the report wrote no page" >&2; exit 1; }
+# the wheel carries the fused step's C source: where a compiler is, the run must have used it
+if command -v "${CC:-cc}" >/dev/null 2>&1; then
+    grep -q '"training_step": "fused C step"' "$work/run/environment.json" \
+        || { grep training_step "$work/run/environment.json" >&2;
+             echo "check-wheel: the study from the wheel did not use the fused step" >&2; exit 1; }
+fi
 step "passed"

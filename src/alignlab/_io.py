@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 
+def cache_root() -> Path:
+    """Where alignlab keeps what it can rebuild (datasets, compiled kernels):
+    ``$ALIGNLAB_CACHE`` if set, else ``~/.cache/alignlab``."""
+    env = os.environ.get("ALIGNLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "alignlab"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -57,6 +57,9 @@ def version() -> None:
                 v = None
         missing = "not installed" + (f" (optional: {OPTIONAL[name]})" if name in OPTIONAL else "")
         console.print(f"  {name} {v or missing}", highlight=False)
+    from alignlab.train import training_step
+
+    console.print(f"  training step: {training_step()}", highlight=False)
 
 
 __all__ = ["app"]

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from alignlab import _io
-
-
-def cache_root() -> Path:
-    """``$ALIGNLAB_CACHE`` if set, else ``~/.cache/alignlab``."""
-    env = os.environ.get("ALIGNLAB_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "alignlab"
+from alignlab._io import cache_root  # noqa: F401 (re-exported: the data layer's cache)
 
 
 def canonical_json(obj: Any) -> str:

@@ -33,13 +33,17 @@ def versions() -> dict[str, str | None]:
 
 
 def machine() -> dict[str, Any]:
-    """Platform, CPU count and the GPU torch sees (None without CUDA)."""
+    """Platform, CPU count, the GPU torch sees (None without CUDA) and the training step a
+    CPU takes (:func:`alignlab.train.training_step`)."""
     import torch
+
+    from alignlab.train import training_step
 
     return {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "training_step": training_step(),
     }
 
 

@@ -1,5 +1,6 @@
 """alignlab.train: training populations of models at once."""
 
+from alignlab.train._fused import training_step
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 from alignlab.train.population import (
     PAPER_LRS,
@@ -28,4 +29,5 @@ __all__ = [
     "take_state",
     "train_population",
     "train_sequence_population",
+    "training_step",
 ]

@@ -19,6 +19,7 @@ from torch import Tensor
 from alignlab._device import resolve_device
 from alignlab.models.population_mlp import PopulationMLP
 from alignlab.train._checks import check_groups, check_hyperparameters, check_split
+from alignlab.train._fused import fused_loss_and_grad, fused_step_available
 from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train._tracker import MemberTracker
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
@@ -61,6 +62,21 @@ def hyperparameter_grid(
 def _batch_orders(n: int, generators: list[torch.Generator], device: torch.device) -> Tensor:
     """One permutation of range(n) per generator: (G, n) int64 on ``device``."""
     return torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+
+
+def _batch_loss_and_grad(
+    model: PopulationMLP, x: Tensor, y: Tensor, rows: Tensor, task: str, work: _Working,
+    fused: bool,
+) -> Tensor:
+    """Losses (P,) of the batch ``rows`` ((P, b), or (1, b) shared by all), the gradient into
+    ``work.grad``: by the fused step where it runs, else by the PyTorch one."""
+    if fused:
+        return fused_loss_and_grad(model, x, y, rows, task, work.grad, work.buffers)
+    if rows.shape[0] == 1 and model.n_members > 1:  # one batch for every member
+        xb, yb = x.index_select(0, rows[0]), y.index_select(0, rows[0])
+    else:
+        xb, yb = gather_batch(x, y, rows, work.buffers)
+    return loss_and_grad(model, xb, yb, task, work.grad, work.buffers)
 
 
 COMPACT_SHARE = 0.75  # drop stopped members from the batched step once a quarter of them stopped
@@ -258,6 +274,7 @@ def train_population(
         n = n // int(x_val.shape[0])
         offsets = group_t * n
     x_tr1 = with_ones(x_tr)  # (n, d + 1): the step reads its inputs with a column of ones
+    fused = fused_step_available(x_tr1)
     val_history, loss_history = [], []
     epochs_done = first_epoch
 
@@ -269,16 +286,11 @@ def train_population(
         order = _batch_orders(n, work.gens, device)  # (1, n) shared or (P_work, n)
         if offsets is not None:
             order += offsets[work.ids][:, None]
-        if config.shared_batch_order:  # one gather per epoch, then batches are slices
-            x_ep, y_ep = x_tr1[order[0]], y_tr[order[0]]  # (n, d + 1), (n,)
         loss_sum = torch.zeros(wmodel.n_members, device=device)
         for start in range(0, n, bs):
-            if config.shared_batch_order:
-                xb, yb = x_ep[start : start + bs], y_ep[start : start + bs]  # (b, d + 1), (b,)
-            else:  # (P_work, b, d + 1), (P_work, b)
-                xb, yb = gather_batch(x_tr1, y_tr, order[:, start : start + bs], work.buffers)
-            b = xb.shape[-2]
-            loss = loss_and_grad(wmodel, xb, yb, config.task, grad, work.buffers)  # fills grad
+            rows = order[:, start : start + bs]  # (P_work, b), or (1, b) shared
+            b = rows.shape[1]
+            loss = _batch_loss_and_grad(wmodel, x_tr1, y_tr, rows, config.task, work, fused)
             if config.grad_clip is not None:
                 norms = clip_grad_norm_per_member_(grad, config.grad_clip)
             else:
