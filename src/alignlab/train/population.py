@@ -61,7 +61,10 @@ def hyperparameter_grid(
 
 def _batch_orders(n: int, generators: list[torch.Generator], device: torch.device) -> Tensor:
     """One permutation of range(n) per generator: (G, n) int64 on ``device``."""
-    return torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+    orders = torch.empty(len(generators), n, dtype=torch.long)
+    for row, g in zip(orders, generators, strict=True):
+        torch.randperm(n, generator=g, out=row)  # written in place: no stack of G copies
+    return orders.to(device)
 
 
 def _batch_loss_and_grad(
@@ -296,7 +299,8 @@ def train_population(
             else:
                 norms = torch.linalg.vector_norm(grad, dim=1)
             track.check_step(loss, norms, step)
-            grad.masked_fill_(~track.active[:, None], 0.0)  # frozen: no update, no NaN moments
+            if grad.device.type != "cpu" or not bool(track.active.all()):  # no sync on a GPU
+                grad.masked_fill_(~track.active[:, None], 0.0)  # frozen: no update, no NaN
             work.opt.step(grad, track.active)
             loss_sum += loss * b
             step += 1
