@@ -66,6 +66,9 @@ def test_report_says_where_alignment_is_not_above_chance(tmp_path):
     assert "U = 5 (" not in not_above
     table = pd.read_csv(run / "report" / "tables" / "chance.csv")
     assert table["above_chance"].tolist() == [True] * 6 + [False] * 3
+    findings = pd.read_csv(run / "report" / "tables" / "paper_findings.csv").set_index("figure")
+    assert findings.loc["Figure 10", "evidence"].endswith("U = 6, 7, 8 left out: not above chance")
+    assert "falls at 6 of 6 U" in findings.loc["Figure 10", "evidence"]
 
 
 def test_a_relation_made_by_the_chance_level_does_not_survive_calibration():

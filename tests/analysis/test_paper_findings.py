@@ -83,3 +83,26 @@ def test_the_depth_findings_need_three_encoder_depths():
 def test_findings_sentence_counts(outcomes, expected):
     found = [pf.PaperFinding(f"F{i}", "claim", o, "e") for i, o in enumerate(outcomes)]
     assert pf.findings_sentence(found) == expected
+
+
+def test_figure_10_leaves_out_the_uniqueness_levels_at_chance():
+    # alignment falls with D_phi at U = 0..6; at U = 8 it is noise around chance whose maxima
+    # rise with D_phi: with that level the median over U cannot be below 0 at 95 %
+    frame = synthetic_alignments(us=(0, 2, 4, 6, 8), seed=6)
+    at_8 = frame["u"] == 8
+    frame.loc[at_8, "score"] = 0.02 + 0.001 * frame.loc[at_8, "dphi"]
+    points = fd.select_points(frame, "unbiased_cka", 1, what="test")
+    maxima = fd.max_alignment(points)
+    correlations = fd.correlation_table(points, n_boot=300)
+
+    def figure10(at_chance):
+        found = pf.paper_findings(points, maxima, correlations, 300, None, at_chance)
+        return found[-1]
+
+    with_8 = figure10(())
+    assert with_8.outcome == pf.PARTLY and "falls at 4 of 5 U" in with_8.evidence
+    without_8 = figure10([8])
+    assert without_8.outcome == pf.REPRODUCED
+    assert without_8.evidence.endswith("U = 8 left out: not above chance")
+    assert "falls at 4 of 4 U" in without_8.evidence
+    assert figure10([0, 2, 4, 6, 8]).outcome == pf.UNTESTABLE

@@ -20,11 +20,18 @@ outcome                rule
 
 The statistics are Spearman correlations (``alignlab.stats.correlation``) or medians of them
 (``alignlab.stats.median_ci``); "the lowest U" and "the highest U" are those of the run.
+
+Figure 10 ("the maximum falls with D_phi", in each U panel) is checked at the U levels whose
+alignment is above chance (``alignlab.analysis.chance``), the others named: at a level where
+no encoder pair is above chance there is no achievable alignment to fall, and the bootstrap
+interval of a median over five levels always reaches the one level whose correlation is a coin
+flip. Runs without a permutation null keep every level.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -128,9 +135,22 @@ def _figure4(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
     return _max_falls("Figure 4", claim, maxima, t.U, t.DPHI, n_boot, partly=False)
 
 
-def _figure10(maxima: pd.DataFrame, n_boot: int) -> PaperFinding:
+def _figure10(maxima: pd.DataFrame, n_boot: int, at_chance: Sequence[int]) -> PaperFinding:
+    """Checked at the U levels whose alignment is above chance: where every encoder pair is
+    at chance there is no achievable alignment to fall, and its maxima over D_phi are the
+    maxima of noise (the median over 5 levels cannot exclude one such level's coin flip)."""
     claim = "Maximum alignment falls as heterogeneity (D_phi) grows"
-    return _max_falls("Figure 10", claim, maxima, t.DPHI, t.U, n_boot, partly=True)
+    left_out = sorted(set(int(u) for u in at_chance) & set(maxima[t.U].astype(int)))
+    kept = maxima[~maxima[t.U].isin(left_out)]
+    if kept.empty:
+        return PaperFinding("Figure 10", claim, UNTESTABLE, "alignment is at chance at every U")
+    found = _max_falls("Figure 10", claim, kept, t.DPHI, t.U, n_boot, partly=True)
+    if left_out:
+        levels = ", ".join(str(u) for u in left_out)
+        found = replace(
+            found, evidence=f"{found.evidence}; U = {levels} left out: not above chance"
+        )
+    return found
 
 
 def _pooled(frame: pd.DataFrame, x, y: str, n_boot: int) -> Correlation:
@@ -237,13 +257,16 @@ def paper_findings(
     correlations: pd.DataFrame | None,
     n_boot: int = 1000,
     withheld: str | None = None,
+    at_chance: Sequence[int] = (),
 ) -> list[PaperFinding]:
     """The paper's seven synthetic findings checked on this run, in the paper's order.
 
     ``points``, ``maxima`` and ``correlations`` are those of the report
     (:func:`~alignlab.analysis.figure_data.select_points`, ``max_alignment``,
     ``correlation_table``; None without performance); ``withheld``: the reason the findings
-    that rank models by accuracy are not stated, or None.
+    that rank models by accuracy are not stated, or None; ``at_chance``: the U levels whose
+    encoder pairs are not above chance (the ``above_chance`` column of
+    :func:`~alignlab.analysis.chance.chance_by_u`), which Figure 10 leaves out.
     """
     f = points.frame.dropna(subset=[t.SCORE])
     lo, hi, n_depths = int(f[t.U].min()), int(f[t.U].max()), f[t.DEPTH2].nunique()
@@ -264,7 +287,7 @@ def paper_findings(
         _figure7_right(correlations, n_depths, lo, n_boot) if correlations is not None
         else PaperFinding("Figure 7 (right)", CLAIM_7R, UNTESTABLE, "no performance"),
         by_accuracy("Figure 9", CLAIM_9, lambda: _figure9(f, lo, hi, n_boot)),
-        _figure10(maxima, n_boot),
+        _figure10(maxima, n_boot, at_chance),
     ]
 
 

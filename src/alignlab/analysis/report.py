@@ -238,7 +238,9 @@ def write_report(
         sentences[2:2] = warnings  # right after what was run and its size
         said, chance_table = ch.chance_findings(run.alignments, points, maxima, n_boot, withheld)
         sentences += said
-        found = paper_findings(points, maxima, correlations, n_boot, withheld)
+        at_chance = [] if chance_table is None else chance_table.loc[
+            ~chance_table["above_chance"], t.U].tolist()  # fmt: skip
+        found = paper_findings(points, maxima, correlations, n_boot, withheld, at_chance)
         sentences.insert(2 + len(warnings), findings_sentence(found))
         paper_table = findings_table(found)
         tables = {"summary": _flat(summary), "maxima": maxima, "correlations": correlations,
