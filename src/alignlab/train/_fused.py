@@ -124,8 +124,8 @@ def _self_check(lib: ctypes.CDLL) -> str | None:
             torch.allclose(got, want, rtol=1e-4, atol=1e-6)
             and torch.allclose(got_loss, want_loss, rtol=1e-5, atol=1e-6)
         ):
-            return f"it disagrees with the PyTorch step ({task}, largest gradient error " \
-                f"{float((got - want).abs().max()):.3g})"
+            error = float((got - want).abs().max())
+            return f"it disagrees with the PyTorch step ({task}: gradient off by {error:.3g})"
     return None
 
 
