@@ -8,8 +8,9 @@ from tests.train.test_step import _autograd
 
 from alignlab.models import PopulationMLP
 from alignlab.train import TrainConfig, _fused, train_population
-from alignlab.train._fused import fused_loss_and_grad, fused_step_available
+from alignlab.train._fused import fused_adamw_step, fused_loss_and_grad, fused_step_available
 from alignlab.train._step import with_ones
+from alignlab.train.adamw import PopulationAdamW
 
 needs_fused = pytest.mark.skipif(
     not fused_step_available(torch.zeros(1)), reason=f"no fused step: {_fused.fused_step_reason()}"
@@ -41,9 +42,10 @@ def test_fused_step_matches_autograd(task, width, depth, n):
     model, x, y, rows = _problem(3, 6, width, depth, task, n, gen)
     ref_loss, ref_grad = _autograd(model, x[rows], y[rows], task)
     grad = torch.full_like(model.flat.detach(), float("nan"))  # every entry must be written
-    loss = fused_loss_and_grad(model, with_ones(x), y, rows, task, grad, {})
+    loss, norms = fused_loss_and_grad(model, with_ones(x), y, rows, task, grad, {})
     assert torch.allclose(loss, ref_loss, rtol=1e-5, atol=1e-6)
     assert torch.allclose(grad, ref_grad, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(norms, ref_grad.norm(dim=1), rtol=1e-5)
 
 
 @needs_fused
@@ -52,7 +54,7 @@ def test_one_shared_batch_is_every_members_batch():
     model, x, y, rows = _problem(4, 6, 12, 2, "classification", 40, gen)
     shared = rows[:1]  # (1, b): every member trains on member 0's batch
     grad = torch.empty_like(model.flat.detach())
-    loss = fused_loss_and_grad(model, x, y, shared, "classification", grad, {})
+    loss, _ = fused_loss_and_grad(model, x, y, shared, "classification", grad, {})
     ref_loss, ref_grad = _autograd(model, x[shared[0]], y[shared[0]], "classification")
     assert torch.allclose(loss, ref_loss, rtol=1e-5, atol=1e-6)
     assert torch.allclose(grad, ref_grad, rtol=1e-4, atol=1e-6)
@@ -64,12 +66,12 @@ def test_a_member_computes_the_same_bits_in_any_population():
     gen = torch.Generator().manual_seed(2)
     model, x, y, rows = _problem(5, 6, 12, 3, "classification", 45, gen)
     grad = torch.empty_like(model.flat.detach())
-    loss = fused_loss_and_grad(model, x, y, rows, "classification", grad, {})
+    loss, _ = fused_loss_and_grad(model, x, y, rows, "classification", grad, {})
     alone = PopulationMLP(1, 6, 12, 3, 3, seeds=[3])
     with torch.no_grad():
         alone.flat.copy_(model.flat[3:4])
     grad_alone = torch.empty_like(alone.flat.detach())
-    loss_alone = fused_loss_and_grad(alone, x, y, rows[3:4], "classification", grad_alone, {})
+    loss_alone, _ = fused_loss_and_grad(alone, x, y, rows[3:4], "classification", grad_alone, {})
     assert torch.equal(loss_alone, loss[3:4]) and torch.equal(grad_alone, grad[3:4])
 
 
@@ -80,7 +82,7 @@ def test_a_non_finite_member_is_not_finite_and_the_others_are_untouched():
     with torch.no_grad():
         model.flat[1, 5] = float("inf")
     grad = torch.empty_like(model.flat.detach())
-    loss = fused_loss_and_grad(model, x, y, rows, "classification", grad, {})
+    loss, _ = fused_loss_and_grad(model, x, y, rows, "classification", grad, {})
     ref_loss, ref_grad = _autograd(model, x[rows], y[rows], "classification")
     assert not torch.isfinite(loss[1]) or not torch.isfinite(grad[1]).all()
     keep = torch.tensor([0, 2])
@@ -162,9 +164,64 @@ def test_the_switch_chooses_the_pytorch_step_quietly(monkeypatch):
 
 @needs_fused
 def test_a_library_that_disagrees_is_not_used(monkeypatch):
-    def wrong(lib, model, x, y, rows, task, grad, buffers):
+    def wrong(lib, model, x, y, rows, task, grad, buffers, max_norm):
         grad.zero_()
-        return torch.zeros(model.n_members)
+        return torch.zeros(model.n_members), torch.zeros(model.n_members)
 
     monkeypatch.setattr(_fused, "_call", wrong)
     assert "disagrees with the PyTorch step" in _fused._self_check(None)
+
+
+@needs_fused
+def test_the_clip_scales_only_gradients_above_the_norm():
+    gen = torch.Generator().manual_seed(7)
+    model, x, y, rows = _problem(4, 6, 12, 2, "classification", 40, gen)
+    _, ref_grad = _autograd(model, x[rows], y[rows], "classification")
+    ref_norms = ref_grad.norm(dim=1)
+    max_norm = float(ref_norms.median())  # half the members are clipped
+    grad = torch.empty_like(ref_grad)
+    _, norms = fused_loss_and_grad(model, x, y, rows, "classification", grad, {}, max_norm)
+    assert torch.allclose(norms, ref_norms, rtol=1e-5)  # before clipping
+    want = ref_grad * torch.clamp(max_norm / (ref_norms + 1e-6), max=1.0)[:, None]
+    assert torch.allclose(grad, want, rtol=1e-4, atol=1e-7)
+
+
+@needs_fused
+def test_the_c_adamw_step_follows_population_adamw():
+    gen = torch.Generator().manual_seed(8)
+    param = torch.randn(5, 50, generator=gen)
+    lrs = torch.tensor([1e-3, 5e-3, 1e-2, 5e-2, 1e-3], dtype=torch.float64)
+    wds = torch.tensor([0.0, 1e-4, 1e-3, 1e-2, 1e-1], dtype=torch.float64)
+    ref, fused = PopulationAdamW(param.clone(), lrs, wds), PopulationAdamW(param.clone(), lrs, wds)
+    active = torch.tensor([True, True, True, False, True])
+    for _ in range(20):
+        grad = torch.randn(5, 50, generator=gen) * active[:, None]
+        ref.step(grad, active)
+        assert fused_adamw_step(fused, grad, active)
+    assert torch.allclose(fused.param, ref.param, rtol=1e-5, atol=1e-7)
+    assert torch.equal(fused.param[3], param[3])  # a frozen member keeps its weights exactly
+    assert torch.allclose(fused.exp_avg_sq, ref.exp_avg_sq, rtol=1e-5, atol=1e-10)
+    assert fused.step_count == ref.step_count == 20
+
+
+@needs_fused
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_fused_scores_are_the_pytorch_scores(task, monkeypatch):
+    from alignlab.train import result, score_groups, score_population
+
+    gen = torch.Generator().manual_seed(9)
+    n_out = 4 if task == "classification" else 1
+    model = PopulationMLP(5, 6, 12, 3, n_out, seeds=range(5))
+    with torch.no_grad():
+        model.flat.add_(0.3 * torch.randn(model.flat.shape, generator=gen))
+        model.flat[2, 0] = float("nan")  # a diverged member scores as PyTorch scores it
+    x = torch.randn(3, 1100, 6, generator=gen)  # three datasets, chunks of 512 and a rest
+    y = torch.randint(0, 4, (3, 1100), generator=gen) if n_out == 4 else torch.randn(3, 1100)
+    groups = torch.tensor([2, 0, 0, 1, 2])
+    fused = score_population(model, x[1], y[1], task), score_groups(model, x, y, groups, task)
+    monkeypatch.setattr(result, "fused_scores", lambda *a: None)  # the PyTorch path
+    plain = score_population(model, x[1], y[1], task), score_groups(model, x, y, groups, task)
+    assert torch.equal(fused[0], plain[0]) and torch.equal(fused[1], plain[1])
+    # NaN outputs predict class 0 (a classifier) or a negative value (a regressor)
+    hit = (y[1] == 0) if task == "classification" else (y[1] < 0)
+    assert fused[0][2] == hit.float().mean()

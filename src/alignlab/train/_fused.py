@@ -96,16 +96,24 @@ def _build(compiler: str) -> Path:
 def _load(path: Path) -> ctypes.CDLL:
     lib = ctypes.CDLL(str(path))
     p, n, i, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
-    lib.population_step.argtypes = [p, n, p, n, p, p, p, p, p, n, n, n, n, n, n, i, f]
+    lib.population_step.argtypes = [p, n, p, n, p, p, p, p, p, p, n, n, n, n, n, n, i, f, f]
     lib.population_step.restype = i
+    lib.population_score.argtypes = [p, n, p, p, p, p, p, n, n, n, n, n, n, i, f]
+    lib.population_score.restype = i
+    lib.population_score_work_floats.argtypes = [n, n, n]
+    lib.population_score_work_floats.restype = n
+    d = ctypes.c_double
+    lib.population_adamw.argtypes = [p, p, p, p, p, p, p, n, n, d, d, d, d, d]
+    lib.population_adamw.restype = None
     lib.population_step_work_floats.argtypes = [n, n, n, n, n]
     lib.population_step_work_floats.restype = n
     return lib
 
 
 def _self_check(lib: ctypes.CDLL) -> str | None:
-    """Why the library disagrees with the PyTorch step on a small problem, or None."""
+    """Why the library disagrees with the PyTorch step and AdamW on a small problem, or None."""
     from alignlab.train._step import loss_and_grad  # the reference
+    from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
 
     gen = torch.Generator().manual_seed(0)
     for task, n_out in (("classification", 3), ("regression", 1)):
@@ -118,14 +126,35 @@ def _self_check(lib: ctypes.CDLL) -> str | None:
         rows = torch.stack([torch.randperm(50, generator=gen)[:37] for _ in range(3)])
         want = torch.empty_like(model.flat.detach())
         want_loss = loss_and_grad(model, x[rows], y[rows], task, want)
+        want_norms = clip_grad_norm_per_member_(want, 0.5)
         got = torch.empty_like(want)
-        got_loss = _call(lib, model, x, y, rows, task, got, {})
+        got_loss, got_norms = _call(lib, model, x, y, rows, task, got, {}, 0.5)
         if not (
             torch.allclose(got, want, rtol=1e-4, atol=1e-6)
             and torch.allclose(got_loss, want_loss, rtol=1e-5, atol=1e-6)
+            and torch.allclose(got_norms, want_norms, rtol=1e-5, atol=1e-6)
         ):
             error = float((got - want).abs().max())
             return f"it disagrees with the PyTorch step ({task}: gradient off by {error:.3g})"
+        out = model.run(x)[0]  # (P, n_out, n): the PyTorch forward pass
+        if task == "classification":
+            want_scores = (out.argmax(1) == y).float().mean(1)
+        else:
+            want_scores = ((out[:, 0] >= 0) == (y >= 0)).float().mean(1)
+        first = torch.zeros(3, dtype=torch.long)
+        if not torch.equal(fused_scores(model, x, y, first, 50, task, lib), want_scores):
+            return f"its scores disagree with the PyTorch forward pass ({task})"
+    param = torch.randn(4, 30, generator=gen)
+    lrs, wds = torch.tensor([1e-3, 5e-2, 1e-2, 1e-3], dtype=torch.float64), torch.full((4,), 1e-2)
+    active = torch.tensor([True, True, False, True])
+    ref, fused = PopulationAdamW(param.clone(), lrs, wds), PopulationAdamW(param.clone(), lrs, wds)
+    for _ in range(3):
+        grad = torch.randn(4, 30, generator=gen) * active[:, None]
+        ref.step(grad, active)
+        fused.step_count += 1
+        _adamw(lib, fused, grad, active)
+    if not torch.allclose(fused.param, ref.param, rtol=1e-5, atol=1e-7):
+        return "its AdamW step disagrees with PopulationAdamW's"
     return None
 
 
@@ -176,24 +205,88 @@ def training_step() -> str:
     return f"PyTorch step ({fused_step_reason()})"
 
 
-def _call(lib, model, x, y, rows, task, grad, buffers) -> Tensor:
+def _call(lib, model, x, y, rows, task, grad, buffers, max_norm) -> tuple[Tensor, Tensor]:
     n_members, b = model.n_members, rows.shape[-1]
     dims = (model.in_features, model.width, model.depth, model.out_features)
     key = ("fused", n_members, dims, b)
     if key not in buffers:
         size = lib.population_step_work_floats(*dims, b)
-        buffers[key] = (torch.empty(size), torch.empty(n_members))
-    work, loss = buffers[key]
+        buffers[key] = (torch.empty(size), torch.empty(n_members), torch.empty(n_members))
+    work, loss, norms = buffers[key]
     flat = model.flat.detach()
     rows_stride = 0 if rows.shape[0] == 1 else rows.stride(0)
     status = lib.population_step(
         x.data_ptr(), x.stride(0), rows.data_ptr(), rows_stride, y.data_ptr(),
-        flat.data_ptr(), grad.data_ptr(), loss.data_ptr(), work.data_ptr(),
+        flat.data_ptr(), grad.data_ptr(), loss.data_ptr(), norms.data_ptr(), work.data_ptr(),
         n_members, *dims, b, _TASKS[task], NEGATIVE_SLOPE,
+        -1.0 if max_norm is None else float(max_norm),
     )  # fmt: skip
     if status != 0:
         raise ValueError(f"population_step rejected its sizes {dims} with batch {b}")
-    return loss.clone()
+    return loss.clone(), norms.clone()
+
+
+def _adamw(lib, opt, grad: Tensor, active: Tensor) -> None:
+    """``opt``'s AdamW step (its ``step_count`` already advanced) by the C update."""
+    p, n = opt.param.shape
+    lib.population_adamw(
+        opt.param.data_ptr(), grad.data_ptr(), opt.exp_avg.data_ptr(), opt.exp_avg_sq.data_ptr(),
+        opt.lrs.data_ptr(), opt.wds.data_ptr(), active.data_ptr(), p, n,
+        1 - opt.beta1**opt.step_count, (1 - opt.beta2**opt.step_count) ** 0.5,
+        opt.beta1, opt.beta2, opt.eps,
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def fused_scores(
+    model: PopulationMLP, x: Tensor, y: Tensor, first: Tensor, n: int, task: str, lib=None
+) -> Tensor | None:
+    """Every member's score (P,) on its own ``n`` samples, rows ``first[p]`` to
+    ``first[p] + n - 1`` of ``x`` (N, >= in_features) and ``y`` (N,), by one C forward pass
+    per member: what :func:`alignlab.train.result.score_population` computes. None where it
+    cannot run (no library; not float32 on a CPU; rows of ``x`` not contiguous), for the
+    caller's PyTorch path. ``first`` is int64 (P,); its values are not checked."""
+    flat = model.flat.detach()
+    if not all(t.device.type == "cpu" for t in (x, y, flat)) or x.dtype != torch.float32:
+        return None
+    want_y = torch.long if task == "classification" else torch.float32
+    if x.dim() != 2 or x.stride(1) != 1 or y.dtype != want_y or not y.is_contiguous():
+        return None
+    if flat.dtype != torch.float32 or not flat.is_contiguous() or x.shape[1] < model.in_features:
+        return None
+    lib = lib or _library()
+    if lib is None or n < 1:
+        return None
+    first = first.to(torch.long).contiguous()
+    dims = (model.in_features, model.width, model.depth, model.out_features)
+    work = torch.empty(lib.population_score_work_floats(dims[0], dims[1], dims[3]))
+    scores = torch.empty(model.n_members)
+    status = lib.population_score(
+        x.data_ptr(), x.stride(0), first.data_ptr(), y.data_ptr(), flat.data_ptr(),
+        scores.data_ptr(), work.data_ptr(), model.n_members, *dims, n, _TASKS[task],
+        NEGATIVE_SLOPE,
+    )  # fmt: skip
+    if status != 0:
+        raise ValueError(f"population_score rejected its sizes {dims} with {n} samples")
+    return scores
+
+
+def fused_adamw_step(opt, grad: Tensor, active: Tensor | None) -> bool:
+    """``opt.step(grad, active)`` by the C update where it runs (CPU float32 contiguous
+    parameters, gradient and moments; float64 hyperparameters): True if it ran."""
+    tensors = (opt.param, grad, opt.exp_avg, opt.exp_avg_sq)
+    if not all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors):
+        return False
+    if not all(t.is_contiguous() for t in (*tensors, opt.lrs, opt.wds)):
+        return False
+    lib = _library()
+    if lib is None or opt.lrs.dtype != torch.float64 or opt.lrs.device.type != "cpu":
+        return False
+    if active is None:
+        active = torch.ones(opt.param.shape[0], dtype=torch.bool)
+    opt.step_count += 1
+    _adamw(lib, opt, grad, active.contiguous())
+    return True
 
 
 @torch.no_grad()
@@ -205,9 +298,12 @@ def fused_loss_and_grad(
     task: str,
     grad: Tensor,
     buffers: dict,
-) -> Tensor:
-    """Every member's mean loss on its batch ``rows``, its gradient written into ``grad``: what
-    ``loss_and_grad(model, x[rows], y[rows], task, grad)`` gives, without the gather.
+    max_norm: float | None = None,
+    checked: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Every member's mean loss on its batch ``rows`` and gradient norm, its gradient written
+    into ``grad``: what ``loss_and_grad(model, x[rows], y[rows], task, grad)`` and then
+    ``clip_grad_norm_per_member_(grad, max_norm)`` give, without the gather.
 
     Parameters
     ----------
@@ -220,10 +316,23 @@ def fused_loss_and_grad(
     task : "classification" or "regression"
     grad : contiguous float32 Tensor of shape (P, n_params), overwritten
     buffers : dict kept between calls (work arrays)
+    max_norm : float, optional
+        Clip each member's gradient to this L2 norm (no clipping without it).
+    checked : bool, default False
+        The arguments were checked by an earlier call with the same ``x`` and ``y`` and come
+        from the same loop (``train_population``'s): skip the checks (about 12 us a call).
+
+    Returns
+    -------
+    (loss, norms): Tensors of shape (P,), the mean losses and the gradients' norms before
+    clipping.
 
     The sizes are checked; the values of ``rows`` and ``y`` are not (``train_population``
     validated them): an index out of range reads outside the arrays.
     """
+    lib = _library()
+    if checked and lib is not None:
+        return _call(lib, model, x, y, rows, task, grad, buffers, max_norm)
     n_members = model.n_members
     if not (x.dim() == 2 and x.shape[1] >= model.in_features and x.stride(1) == 1):
         raise ValueError(f"x must be (N, >= {model.in_features}) with contiguous rows")
@@ -236,7 +345,6 @@ def fused_loss_and_grad(
         raise ValueError(f"{task} needs float32 x, {want_y} y and a contiguous grad")
     if grad.shape != (n_members, model.n_params) or not model.flat.is_contiguous():
         raise ValueError(f"grad must be ({n_members}, {model.n_params})")
-    lib = _library()
     if lib is None:
         raise RuntimeError(f"the fused step is not available: {fused_step_reason()}")
-    return _call(lib, model, x, y, rows, task, grad, buffers)
+    return _call(lib, model, x, y, rows, task, grad, buffers, max_norm)

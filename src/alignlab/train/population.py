@@ -19,7 +19,7 @@ from torch import Tensor
 from alignlab._device import resolve_device
 from alignlab.models.population_mlp import PopulationMLP
 from alignlab.train._checks import check_groups, check_hyperparameters, check_split
-from alignlab.train._fused import fused_loss_and_grad, fused_step_available
+from alignlab.train._fused import fused_adamw_step, fused_loss_and_grad, fused_step_available
 from alignlab.train._step import gather_batch, loss_and_grad, with_ones
 from alignlab.train._tracker import MemberTracker
 from alignlab.train.adamw import PopulationAdamW, clip_grad_norm_per_member_
@@ -67,19 +67,24 @@ def _batch_orders(n: int, generators: list[torch.Generator], device: torch.devic
     return orders.to(device)
 
 
-def _batch_loss_and_grad(
-    model: PopulationMLP, x: Tensor, y: Tensor, rows: Tensor, task: str, work: _Working,
-    fused: bool,
-) -> Tensor:
-    """Losses (P,) of the batch ``rows`` ((P, b), or (1, b) shared by all), the gradient into
-    ``work.grad``: by the fused step where it runs, else by the PyTorch one."""
+def _batch_step(
+    model: PopulationMLP, x: Tensor, y: Tensor, rows: Tensor, config: TrainConfig,
+    work: _Working, fused: bool, checked: bool,
+) -> tuple[Tensor, Tensor]:
+    """Losses and gradient norms (P,) of the batch ``rows`` ((P, b), or (1, b) shared by all),
+    the clipped gradient into ``work.grad``: by the fused step where it runs (``checked``: its
+    inputs were checked by an earlier call), else by the PyTorch one."""
     if fused:
-        return fused_loss_and_grad(model, x, y, rows, task, work.grad, work.buffers)
+        return fused_loss_and_grad(model, x, y, rows, config.task, work.grad, work.buffers,
+                                   config.grad_clip, checked)  # fmt: skip
     if rows.shape[0] == 1 and model.n_members > 1:  # one batch for every member
         xb, yb = x.index_select(0, rows[0]), y.index_select(0, rows[0])
     else:
         xb, yb = gather_batch(x, y, rows, work.buffers)
-    return loss_and_grad(model, xb, yb, task, work.grad, work.buffers)
+    loss = loss_and_grad(model, xb, yb, config.task, work.grad, work.buffers)
+    if config.grad_clip is not None:
+        return loss, clip_grad_norm_per_member_(work.grad, config.grad_clip)
+    return loss, torch.linalg.vector_norm(work.grad, dim=1)
 
 
 COMPACT_SHARE = 0.75  # drop stopped members from the batched step once a quarter of them stopped
@@ -278,6 +283,7 @@ def train_population(
         offsets = group_t * n
     x_tr1 = with_ones(x_tr)  # (n, d + 1): the step reads its inputs with a column of ones
     fused = fused_step_available(x_tr1)
+    first_step = step  # the fused step checks its inputs on its first call here only
     val_history, loss_history = [], []
     epochs_done = first_epoch
 
@@ -293,15 +299,13 @@ def train_population(
         for start in range(0, n, bs):
             rows = order[:, start : start + bs]  # (P_work, b), or (1, b) shared
             b = rows.shape[1]
-            loss = _batch_loss_and_grad(wmodel, x_tr1, y_tr, rows, config.task, work, fused)
-            if config.grad_clip is not None:
-                norms = clip_grad_norm_per_member_(grad, config.grad_clip)
-            else:
-                norms = torch.linalg.vector_norm(grad, dim=1)
+            checked = step > first_step
+            loss, norms = _batch_step(wmodel, x_tr1, y_tr, rows, config, work, fused, checked)
             track.check_step(loss, norms, step)
             if grad.device.type != "cpu" or not bool(track.active.all()):  # no sync on a GPU
                 grad.masked_fill_(~track.active[:, None], 0.0)  # frozen: no update, no NaN
-            work.opt.step(grad, track.active)
+            if not (fused and fused_adamw_step(work.opt, grad, track.active)):
+                work.opt.step(grad, track.active)
             loss_sum += loss * b
             step += 1
         loss_history.append(work.spread(loss_sum / n, n_members))

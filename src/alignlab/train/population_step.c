@@ -11,8 +11,9 @@
      rows   int64 (P, b)      member p's batch is x[rows[p * rows_stride + j]], j < b
      y      (N,)              int64 labels, or float32 targets for regression (n_out == 1)
      flat   (P, n_params)     per member, layer by layer: W (d_out, d_in) row-major, then b (d_out)
-     grad   (P, n_params)     written: d(mean loss)/d(flat)
+     grad   (P, n_params)     written: d(mean loss)/d(flat), clipped to norm max_norm if > 0
      loss   (P,)              written: the member's mean loss on its batch
+     norms  (P,)              written: the L2 norm of the member's gradient before clipping
      work   >= population_step_work_floats(...) floats, any alignment
    Inside, activations are feature-major (features, bp): bp is the batch rounded up to VB samples,
    and the padding columns are kept at zero so that they add nothing to any sum. */
@@ -253,6 +254,30 @@ static float l1(float *delta, const float *out, const float *targets, long b, lo
 
 static long padded(long b) { return (b + VB - 1) / VB * VB; }
 
+/* The L2 norm of g (n floats, any alignment); with max_norm > 0, g scaled by
+   min(1, max_norm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_ does (NaN stays NaN). */
+static float clip(float *g, long n, float max_norm)
+{
+    vf acc = {};
+    long i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf v;
+        memcpy(&v, g + i, sizeof v);
+        acc += v * v;
+    }
+    float sum = hsum(acc);
+    for (; i < n; i++)
+        sum += g[i] * g[i];
+    float norm = sqrtf(sum);
+    if (max_norm > 0) {
+        float coef = max_norm / (norm + 1e-6f);
+        coef = coef > 1.0f ? 1.0f : coef;
+        for (long k = 0; k < n; k++)
+            g[k] *= coef;
+    }
+    return norm;
+}
+
 /* Floats of work one call needs (VB more than the arrays, to align them). */
 long population_step_work_floats(long d_in, long width, long depth, long n_out, long b)
 {
@@ -261,9 +286,9 @@ long population_step_work_floats(long d_in, long width, long depth, long n_out, 
 
 /* The step of members [0, P): see the layouts at the top. Returns 0, or -1 for bad sizes. */
 int population_step(const float *x, long ldx, const int64_t *rows, long rows_stride,
-                    const void *y, const float *flat, float *grad, float *loss, float *work,
-                    long P, long d_in, long width, long depth, long n_out, long b, int task,
-                    float slope)
+                    const void *y, const float *flat, float *grad, float *loss, float *norms,
+                    float *work, long P, long d_in, long width, long depth, long n_out, long b,
+                    int task, float slope, float max_norm)
 {
     if (P < 0 || d_in < 1 || width < 1 || depth < 1 || n_out < 1 || b < 1 || ldx < d_in)
         return -1;
@@ -328,6 +353,108 @@ int population_step(const float *x, long ldx, const int64_t *rows, long rows_str
                 d_next = t;
             }
         }
+        norms[p] = clip(gp, n_params, max_norm);
+    }
+    return 0;
+}
+
+/* One AdamW step of P members of n parameters each, in place: torch.optim.AdamW's
+   (decoupled weight decay), the order of alignlab/train/adamw.py's PopulationAdamW.step, with
+   the per-member scalars formed in double as torch forms its Python floats. A member with
+   active[p] == 0 takes learning rate 0 (its parameters stay; its moments decay). */
+void population_adamw(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                      const double *lrs, const double *wds, const uint8_t *active, long P, long n,
+                      double bias_correction1, double bias_correction2_sqrt, double beta1,
+                      double beta2, double eps)
+{
+    const float w1 = (float)(1.0 - beta1), b2 = (float)beta2, w2 = (float)(1.0 - beta2);
+    const float bc2 = (float)bias_correction2_sqrt, e = (float)eps;
+    for (long p = 0; p < P; p++) {
+        double lr = active[p] ? lrs[p] : 0.0;
+        const float decay = (float)(1.0 - lr * wds[p]), step = (float)(-(lr / bias_correction1));
+        float *x = param + p * n, *m = exp_avg + p * n, *v = exp_avg_sq + p * n;
+        const float *g = grad + p * n;
+        for (long i = 0; i < n; i++) {
+            float mi = m[i] + w1 * (g[i] - m[i]); /* lerp towards g, weight 1 - beta1 < 0.5 */
+            float vi = v[i] * b2 + w2 * g[i] * g[i];
+            m[i] = mi;
+            v[i] = vi;
+            x[i] = x[i] * decay + (mi * step) / (sqrtf(vi) / bc2 + e);
+        }
+    }
+}
+
+#define SCORE_BATCH 512 /* samples per forward pass when scoring, a multiple of VB */
+
+/* Floats of work population_score needs. */
+long population_score_work_floats(long d_in, long width, long n_out)
+{
+    return (2 + d_in + 2 * width + n_out + 1) * SCORE_BATCH + VB;
+}
+
+/* Each member's score on its n samples, rows first[p] .. first[p] + n - 1 of x and y:
+   classification accuracy (the first largest output is the prediction, and a NaN output
+   stands, as alignlab.train.result's running comparison), or for regression the share of
+   samples where prediction >= 0 agrees with target >= 0. Returns 0, or -1 for bad sizes. */
+int population_score(const float *x, long ldx, const int64_t *first, const void *y,
+                     const float *flat, float *scores, float *work, long P, long d_in,
+                     long width, long depth, long n_out, long n, int task, float slope)
+{
+    if (P < 0 || d_in < 1 || width < 1 || depth < 1 || n_out < 1 || n < 1 || ldx < d_in)
+        return -1;
+    const long bp = SCORE_BATCH;
+    long n_params = d_in * width + width + (depth - 1) * (width * width + width)
+                    + width * n_out + n_out;
+    float *w0 = (float *)(((uintptr_t)work + 4 * VB - 1) & ~(uintptr_t)(4 * VB - 1));
+    int64_t *r = (int64_t *)w0;    /* bp row indices */
+    float *xt = w0 + 2 * bp;       /* (d_in, bp) */
+    float *a0 = xt + d_in * bp;    /* (width, bp) twice: layers alternate */
+    float *a1 = a0 + width * bp;
+    float *out = a1 + width * bp;  /* (n_out, bp) */
+    int32_t *offsets = (int32_t *)(out + n_out * bp);
+
+    for (long p = 0; p < P; p++) {
+        const float *wp = flat + p * n_params;
+        float correct = 0.0f; /* float32, as the PyTorch score counts */
+        for (long j0 = 0; j0 < n; j0 += bp) {
+            long b = n - j0 < bp ? n - j0 : bp;
+            for (long j = 0; j < b; j++)
+                r[j] = first[p] + j0 + j;
+            gather_transposed(xt, x, ldx, r, d_in, b, bp, offsets);
+            const float *a = xt, *w = wp;
+            long n_in = d_in;
+            for (long l = 0; l < depth; l++) {
+                float *z = l % 2 ? a1 : a0;
+                product(z, a, w, n_in, 1, w + width * n_in, width, n_in, bp, BIAS_LRELU, 0,
+                        slope);
+                w += width * n_in + width;
+                a = z;
+                n_in = width;
+            }
+            product(out, a, w, width, 1, w + n_out * width, n_out, width, bp, BIAS, 0, slope);
+            long hits = 0;
+            if (task == SOFTMAX_CE) {
+                const int64_t *labels = (const int64_t *)y;
+                for (long j = 0; j < b; j++) {
+                    float best = out[j];
+                    int64_t at = 0;
+                    for (long c = 1; c < n_out; c++) {
+                        float o = out[c * bp + j];
+                        if (o > best)
+                            best = o, at = c;
+                        else if (o != o)
+                            best = o; /* torch.maximum keeps the NaN: nothing beats it after */
+                    }
+                    hits += at == labels[r[j]];
+                }
+            } else {
+                const float *targets = (const float *)y;
+                for (long j = 0; j < b; j++)
+                    hits += (out[j] >= 0) == (targets[r[j]] >= 0);
+            }
+            correct += (float)hits;
+        }
+        scores[p] = correct / (float)n;
     }
     return 0;
 }

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from alignlab.models.population_mlp import PopulationMLP
+from alignlab.train._fused import fused_scores
 from alignlab.train.states import take_state
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ def score_population(model: PopulationMLP, x: Tensor, y: Tensor, task: str) -> T
     >>> score_population(pop, x, y, "classification").shape
     torch.Size([3])
     """
+    fused = fused_scores(model, x, y, torch.zeros(model.n_members), x.shape[0], task)
+    if fused is not None:  # one C forward pass per member (alignlab.train._fused)
+        return fused
     chunk = max(1, _EVAL_ELEMENTS // (model.n_members * max(model.width, model.out_features)))
     correct = torch.zeros(model.n_members, device=x.device)
     for start in range(0, x.shape[0], chunk):
@@ -87,6 +91,10 @@ def score_groups(model: PopulationMLP, x: Tensor, y: Tensor, groups: Tensor, tas
             f"score_groups needs x (G, n, d), y (G, n) and one group per member "
             f"({model.n_members},), got {tuple(x.shape)}, {tuple(y.shape)}, {tuple(groups.shape)}"
         )
+    n = x.shape[1]
+    fused = fused_scores(model, x.reshape(-1, x.shape[2]), y.reshape(-1), groups * n, n, task)
+    if fused is not None:
+        return fused
     scores = torch.empty(model.n_members, device=x.device)
     for g in torch.unique(groups).tolist():
         ids = (groups == g).nonzero().flatten()
