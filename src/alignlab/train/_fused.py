@@ -237,6 +237,22 @@ def _adamw(lib, opt, grad: Tensor, active: Tensor) -> None:
     )  # fmt: skip
 
 
+def _data_problem(model: PopulationMLP, x: Tensor, y: Tensor, task: str) -> str | None:
+    """What keeps ``x``, ``y`` and ``model`` from the C functions (float32 contiguous rows on
+    a CPU, labels or targets of the task's dtype), or None."""
+    flat = model.flat.detach()
+    if not all(t.device.type == "cpu" for t in (x, y, flat)):
+        return "the fused step runs on a CPU only"
+    if not (x.dim() == 2 and x.shape[1] >= model.in_features and x.stride(1) == 1):
+        return f"x must be (N, >= {model.in_features}) with contiguous rows"
+    want_y = torch.long if task == "classification" else torch.float32
+    if y.dtype != want_y or x.dtype != torch.float32 or not y.is_contiguous():
+        return f"{task} needs float32 x and contiguous {want_y} y"
+    if flat.dtype != torch.float32 or not flat.is_contiguous():
+        return "the model's parameters must be contiguous float32"
+    return None
+
+
 @torch.no_grad()
 def fused_scores(
     model: PopulationMLP, x: Tensor, y: Tensor, first: Tensor, n: int, task: str, lib=None
@@ -246,14 +262,9 @@ def fused_scores(
     per member: what :func:`alignlab.train.result.score_population` computes. None where it
     cannot run (no library; not float32 on a CPU; rows of ``x`` not contiguous), for the
     caller's PyTorch path. ``first`` is int64 (P,); its values are not checked."""
+    if _data_problem(model, x, y, task) is not None:
+        return None
     flat = model.flat.detach()
-    if not all(t.device.type == "cpu" for t in (x, y, flat)) or x.dtype != torch.float32:
-        return None
-    want_y = torch.long if task == "classification" else torch.float32
-    if x.dim() != 2 or x.stride(1) != 1 or y.dtype != want_y or not y.is_contiguous():
-        return None
-    if flat.dtype != torch.float32 or not flat.is_contiguous() or x.shape[1] < model.in_features:
-        return None
     lib = lib or _library()
     if lib is None or n < 1:
         return None
@@ -334,17 +345,15 @@ def fused_loss_and_grad(
     if checked and lib is not None:
         return _call(lib, model, x, y, rows, task, grad, buffers, max_norm)
     n_members = model.n_members
-    if not (x.dim() == 2 and x.shape[1] >= model.in_features and x.stride(1) == 1):
-        raise ValueError(f"x must be (N, >= {model.in_features}) with contiguous rows")
+    problem = _data_problem(model, x, y, task)
+    if problem is not None:
+        raise ValueError(problem)
     if rows.dtype != torch.long or rows.dim() != 2 or rows.shape[0] not in (1, n_members):
         raise ValueError(f"rows must be int64 (P or 1, b), got {tuple(rows.shape)} {rows.dtype}")
-    if rows.stride(1) != 1 or not y.is_contiguous() or y.shape != x.shape[:1]:
-        raise ValueError("rows needs a contiguous last axis and y the shape (N,), contiguous")
-    want_y = torch.long if task == "classification" else torch.float32
-    if y.dtype != want_y or x.dtype != torch.float32 or not grad.is_contiguous():
-        raise ValueError(f"{task} needs float32 x, {want_y} y and a contiguous grad")
-    if grad.shape != (n_members, model.n_params) or not model.flat.is_contiguous():
-        raise ValueError(f"grad must be ({n_members}, {model.n_params})")
+    if rows.stride(1) != 1 or y.shape != x.shape[:1]:
+        raise ValueError("rows needs a contiguous last axis and y the shape (N,)")
+    if grad.shape != (n_members, model.n_params) or not grad.is_contiguous():
+        raise ValueError(f"grad must be contiguous ({n_members}, {model.n_params})")
     if lib is None:
         raise RuntimeError(f"the fused step is not available: {fused_step_reason()}")
     return _call(lib, model, x, y, rows, task, grad, buffers, max_norm)
